@@ -1,0 +1,216 @@
+// The N-API surface: launch(spec) → Promise<result>, probe() and configure().
+// Parsing and result building happen on the JS thread; the run itself on a
+// dedicated supervisor thread, which hands its result back through a
+// thread-safe function, so the event loop never blocks and runs overlap freely.
+#include <napi.h>
+#include <sys/utsname.h>
+
+#include <thread>
+
+#include "cgroup.h"
+#include "landlock.h"
+#include "supervisor.h"
+#include "userns.h"
+
+namespace cb {
+
+namespace {
+
+std::vector<std::string> string_array(const Napi::Object& obj, const char* key) {
+  std::vector<std::string> out;
+  if (!obj.Has(key)) return out;
+  Napi::Array array = obj.Get(key).As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); i++) out.push_back(array.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+uint64_t number(const Napi::Object& obj, const char* key, uint64_t fallback) {
+  if (!obj.Has(key) || !obj.Get(key).IsNumber()) return fallback;
+  return static_cast<uint64_t>(obj.Get(key).As<Napi::Number>().DoubleValue());
+}
+
+std::string string(const Napi::Object& obj, const char* key) {
+  return obj.Has(key) && obj.Get(key).IsString() ? obj.Get(key).As<Napi::String>().Utf8Value() : "";
+}
+
+// Bytes may come as a Buffer (binary files, stdin) or a string.
+std::string bytes(const Napi::Value& value) {
+  if (value.IsBuffer()) {
+    auto buffer = value.As<Napi::Buffer<char>>();
+    return std::string(buffer.Data(), buffer.Length());
+  }
+  return value.As<Napi::String>().Utf8Value();
+}
+
+seccomp::Action action_of(const std::string& name) {
+  if (name == "allow") return seccomp::Action::Allow;
+  if (name == "errno") return seccomp::Action::Errno;
+  return seccomp::Action::Violation;
+}
+
+seccomp::Policy parse_policy(const Napi::Object& obj) {
+  seccomp::Policy policy;
+  policy.key = string(obj, "key");
+  policy.default_action = action_of(string(obj, "defaultAction"));
+  policy.default_errno = static_cast<int>(number(obj, "defaultErrno", 1));
+  Napi::Array rules = obj.Get("rules").As<Napi::Array>();
+  for (uint32_t i = 0; i < rules.Length(); i++) {
+    Napi::Object r = rules.Get(i).As<Napi::Object>();
+    seccomp::Rule rule{string(r, "syscall"), action_of(string(r, "action")), static_cast<int>(number(r, "errno", 1)), {}};
+    if (r.Has("args")) {
+      Napi::Array args = r.Get("args").As<Napi::Array>();
+      for (uint32_t j = 0; j < args.Length(); j++) {
+        Napi::Object a = args.Get(j).As<Napi::Object>();
+        rule.args.push_back({static_cast<unsigned>(number(a, "index", 0)), string(a, "op"), number(a, "value", 0),
+                             number(a, "mask", 0)});
+      }
+    }
+    policy.rules.push_back(rule);
+  }
+  return policy;
+}
+
+void parse_copies(const Napi::Object& obj, JobSpec& spec) {
+  if (!obj.Has("copies")) return;
+  Napi::Array copies = obj.Get("copies").As<Napi::Array>();
+  for (uint32_t i = 0; i < copies.Length(); i++) {
+    Napi::Object c = copies.Get(i).As<Napi::Object>();
+    CopySpec copy;
+    copy.dest = string(c, "dest");
+    copy.mode = static_cast<uint32_t>(number(c, "mode", 0644));
+    copy.from_memory = c.Has("content");
+    if (copy.from_memory) copy.content = bytes(c.Get("content"));
+    else copy.source = string(c, "source");
+    spec.copies.push_back(copy);
+  }
+}
+
+JobSpec parse_spec(const Napi::Object& obj) {
+  JobSpec spec;
+  spec.argv = string_array(obj, "argv");
+  spec.env = string_array(obj, "env");
+  spec.path_dirs = string_array(obj, "pathDirs");
+  spec.ro_paths = string_array(obj, "readOnly");
+  parse_copies(obj, spec);
+  if (obj.Has("stdinFile")) {
+    spec.stdin_kind = StdinKind::File;
+    spec.stdin_path = string(obj, "stdinFile");
+  } else if (obj.Has("stdinData")) {
+    spec.stdin_kind = StdinKind::Data;
+    spec.stdin_data = bytes(obj.Get("stdinData"));
+  }
+  spec.cpu_ms = number(obj, "cpuMs", spec.cpu_ms);
+  spec.wall_ms = number(obj, "wallMs", spec.wall_ms);
+  spec.memory_bytes = number(obj, "memoryBytes", spec.memory_bytes);
+  spec.pids = number(obj, "pids", spec.pids);
+  spec.output_bytes = number(obj, "outputBytes", spec.output_bytes);
+  spec.file_bytes = number(obj, "fileBytes", spec.file_bytes);
+  spec.open_files = number(obj, "openFiles", spec.open_files);
+  spec.stack_bytes = number(obj, "stackBytes", spec.stack_bytes);
+  spec.tmpfs_bytes = number(obj, "tmpfsBytes", spec.tmpfs_bytes);
+  spec.tmpfs_inodes = number(obj, "tmpfsInodes", spec.tmpfs_inodes);
+  spec.cpus = string(obj, "cpus");
+  spec.landlock_abi = static_cast<int>(number(obj, "landlockAbi", 0));
+  spec.policy = parse_policy(obj.Get("seccomp").As<Napi::Object>());
+  return spec;
+}
+
+Napi::Object result_object(Napi::Env env, const JobResult& r) {
+  Napi::Object obj = Napi::Object::New(env);
+  obj.Set("status", r.status);
+  obj.Set("exitCode", r.exit_code >= 0 ? Napi::Value(Napi::Number::New(env, r.exit_code)) : env.Null());
+  obj.Set("signal", r.signal > 0 ? Napi::Value(Napi::Number::New(env, r.signal)) : env.Null());
+  obj.Set("cpuMs", r.cpu_ms);
+  obj.Set("wallMs", r.wall_ms);
+  obj.Set("memoryKb", static_cast<double>(r.memory_kb));
+  obj.Set("stdout", Napi::Buffer<char>::Copy(env, r.out.data(), r.out.size()));
+  obj.Set("stderr", Napi::Buffer<char>::Copy(env, r.err.data(), r.err.size()));
+  if (!r.syscall.empty()) obj.Set("syscall", r.syscall);
+  if (!r.error_code.empty()) {
+    Napi::Object error = Napi::Object::New(env);
+    error.Set("code", r.error_code);
+    error.Set("message", r.error_message);
+    obj.Set("error", error);
+  }
+  return obj;
+}
+
+struct Pending {
+  JobSpec spec;
+  JobResult result;
+  Napi::Promise::Deferred deferred;
+};
+
+void resolve(Napi::Env env, Napi::Function, void*, Pending* pending) {
+  if (env != nullptr) pending->deferred.Resolve(result_object(env, pending->result));
+  delete pending;
+}
+
+Napi::Value Launch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "launch(spec): spec must be an object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* pending = new Pending{parse_spec(info[0].As<Napi::Object>()), {}, Napi::Promise::Deferred::New(env)};
+  Napi::Promise promise = pending->deferred.Promise();
+  using Tsfn = Napi::TypedThreadSafeFunction<void, Pending, resolve>;
+  Tsfn tsfn = Tsfn::New(env, "cellblock-run", 0, 1);
+  std::thread([pending, tsfn]() mutable {
+    pending->result = run_job(pending->spec);
+    tsfn.BlockingCall(pending);
+    tsfn.Release();
+  }).detach();
+  return promise;
+}
+
+const char* version_name(cgroup::Version version) {
+  switch (version) {
+    case cgroup::Version::V1: return "v1";
+    case cgroup::Version::V2: return "v2";
+    default: return "none";
+  }
+}
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const cgroup::Info& cg = cgroup::detect();
+  Napi::Object out = Napi::Object::New(env);
+  struct utsname uts;
+  uname(&uts);
+  out.Set("kernel", std::string(uts.release));
+  out.Set("landlockAbi", landlock::abi_version());
+  out.Set("cgroupVersion", version_name(cg.version));
+  out.Set("cgroupProblem", cg.problem);
+  Napi::Object controllers = Napi::Object::New(env);
+  controllers.Set("memory", cg.has_memory);
+  controllers.Set("pids", cg.has_pids);
+  controllers.Set("cpu", cg.has_cpu);
+  controllers.Set("cpuset", cg.has_cpuset);
+  controllers.Set("swapLimit", cg.has_swap_limit);
+  out.Set("cgroupControllers", controllers);
+  out.Set("cgroupParent", cg.version == cgroup::Version::V2 ? cg.parent : cg.memory);
+  out.Set("uidBase", static_cast<double>(userns::base()));
+  return out;
+}
+
+Napi::Value Configure(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Object obj = info[0].As<Napi::Object>();
+    if (obj.Has("uidBase")) userns::set_base(static_cast<uid_t>(number(obj, "uidBase", userns::base())));
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("launch", Napi::Function::New(env, Launch));
+  exports.Set("probe", Napi::Function::New(env, Probe));
+  exports.Set("configure", Napi::Function::New(env, Configure));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(cellblock, Init)
+
+}  // namespace cb

@@ -1,0 +1,171 @@
+// cgroup detection, the helpers both versions share, and the per-run lifecycle.
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace cb::cgroup {
+
+bool write_file(const std::string& path, const std::string& value, std::string& error) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cgroup: open " + path + ": " + strerror(errno);
+    return false;
+  }
+  ssize_t n = write(fd, value.data(), value.size());
+  int err = errno;
+  close(fd);
+  if (n != static_cast<ssize_t>(value.size())) {
+    error = "cgroup: write '" + value + "' to " + path + ": " + strerror(err);
+    return false;
+  }
+  return true;
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  out.clear();
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return n == 0;
+}
+
+uint64_t read_u64(const std::string& path) {
+  std::string text;
+  if (!read_file(path, text)) return 0;
+  return strtoull(text.c_str(), nullptr, 10);
+}
+
+// "key value" lines, as in memory.events, cpu.stat, memory.oom_control.
+uint64_t read_keyed_u64(const std::string& path, const std::string& key) {
+  std::string text;
+  if (!read_file(path, text)) return 0;
+  std::istringstream lines(text);
+  std::string name;
+  uint64_t value;
+  while (lines >> name >> value) {
+    if (name == key) return value;
+  }
+  return 0;
+}
+
+bool make_dir(const std::string& path, Run& run, std::string& error) {
+  if (mkdir(path.c_str(), 0755) != 0) {
+    error = "cgroup: mkdir " + path + ": " + strerror(errno);
+    return false;
+  }
+  run.dirs.push_back(path);
+  return true;
+}
+
+bool open_procs(const std::string& dir, Run& run, std::string& error) {
+  int fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = "cgroup: open " + dir + "/cgroup.procs: " + strerror(errno);
+    return false;
+  }
+  run.procs_fds.push_back(fd);
+  return true;
+}
+
+namespace {
+
+bool kill_members(const std::string& dir) {
+  std::string procs;
+  if (!read_file(dir + "/cgroup.procs", procs)) return false;
+  std::istringstream pids(procs);
+  pid_t pid;
+  bool any = false;
+  while (pids >> pid) {
+    kill(pid, SIGKILL);
+    any = true;
+  }
+  return any;
+}
+
+bool remove_dir(const std::string& dir) {
+  for (int attempt = 0; attempt < 50; attempt++) {
+    if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return true;
+    if (errno != EBUSY) return false;
+    kill_members(dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+// Run cgroups are named run-<pid>-<seq>: one whose owner is dead is ours to clean.
+bool owner_is_dead(const std::string& name) {
+  if (name.rfind("run-", 0) != 0) return false;
+  pid_t owner = static_cast<pid_t>(strtol(name.c_str() + 4, nullptr, 10));
+  return owner > 0 && owner != getpid() && kill(owner, 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+void sweep_stale(const std::string& parent) {
+  DIR* dir = opendir(parent.c_str());
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  while (struct dirent* entry = readdir(dir)) {
+    if (entry->d_type == DT_DIR && owner_is_dead(entry->d_name)) stale.push_back(parent + "/" + entry->d_name);
+  }
+  closedir(dir);
+  for (const std::string& path : stale) remove_dir(path);
+}
+
+const Info& detect() {
+  static std::once_flag once;
+  static Info info;
+  std::call_once(once, [] {
+    const char* forced = getenv("CELLBLOCK_CGROUP");
+    std::string want = forced != nullptr ? forced : "";
+    if (want != "v1" && v2::detect(info)) return;
+    info = Info{};
+    if (want != "v2" && v1::detect(info)) return;
+    if (info.problem.empty()) info.problem = "no usable cgroup hierarchy (need memory, pids and cpu accounting)";
+    info.version = Version::None;
+  });
+  return info;
+}
+
+bool create(const std::string& name, const Limits& limits, Run& run, std::string& error) {
+  const Info& info = detect();
+  bool ok = false;
+  if (info.version == Version::V1) ok = v1::create(info, name, limits, run, error);
+  else if (info.version == Version::V2) ok = v2::create(info, name, limits, run, error);
+  else error = "cgroup: " + info.problem;
+  if (!ok) destroy(run);
+  return ok;
+}
+
+bool read_cpu_ns(const Run& run, uint64_t& ns) {
+  return detect().version == Version::V2 ? v2::read_cpu_ns(run, ns) : v1::read_cpu_ns(run, ns);
+}
+
+Usage read_usage(const Run& run) {
+  return detect().version == Version::V2 ? v2::read_usage(run) : v1::read_usage(run);
+}
+
+void destroy(Run& run) {
+  for (int fd : run.procs_fds) close(fd);
+  run.procs_fds.clear();
+  // Children before parents: v2 nests nothing per run, v1 has one dir per controller.
+  for (auto it = run.dirs.rbegin(); it != run.dirs.rend(); ++it) remove_dir(*it);
+  run.dirs.clear();
+}
+
+}  // namespace cb::cgroup

@@ -1,0 +1,78 @@
+// cgroup layer (supervisor side): one cgroup per run under a parent named for the
+// project, for memory (no swap), pids, CPU accounting and optional cpuset pinning.
+// v1 and v2 are both supported and detected at start; nothing outside our parent
+// is ever written.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace cb::cgroup {
+
+enum class Version { None, V1, V2 };
+
+struct Info {
+  Version version = Version::None;
+  std::string parent;  // v2: our parent cgroup
+  // v1: our parent in each controller's hierarchy ("" when that controller is missing)
+  std::string memory, pids, cpuacct, cpuset;
+  bool has_memory = false, has_pids = false, has_cpu = false, has_cpuset = false;
+  bool has_swap_limit = false;  // memory.memsw / memory.swap.max exist
+  std::string problem;          // why cgroups are unusable, when they are
+};
+
+struct Limits {
+  uint64_t memory_bytes = 0;
+  uint64_t pids = 0;
+  std::string cpus;  // cpuset list; empty: no pinning
+};
+
+struct Usage {
+  uint64_t cpu_ns = 0;
+  uint64_t memory_peak_bytes = 0;
+  uint64_t oom_kills = 0;
+};
+
+struct Run {
+  std::vector<std::string> dirs;   // every cgroup directory we made for this run
+  std::vector<int> procs_fds;      // cgroup.procs of each, opened for init to join
+  std::string cpu_file;            // where CPU usage is read
+  std::string memory_dir;          // where peak and OOM kills are read
+};
+
+// Detects once (thread-safe) which version and controllers are usable, creates
+// our parent and sweeps cgroups left by dead processes.
+const Info& detect();
+
+bool create(const std::string& name, const Limits& limits, Run& run, std::string& error);
+bool read_cpu_ns(const Run& run, uint64_t& ns);
+Usage read_usage(const Run& run);
+void destroy(Run& run);
+
+// Shared by v1 and v2.
+bool write_file(const std::string& path, const std::string& value, std::string& error);
+bool read_file(const std::string& path, std::string& out);
+uint64_t read_u64(const std::string& path);
+uint64_t read_keyed_u64(const std::string& path, const std::string& key);
+bool make_dir(const std::string& path, Run& run, std::string& error);
+bool open_procs(const std::string& dir, Run& run, std::string& error);
+void sweep_stale(const std::string& parent);
+
+namespace v1 {
+bool detect(Info& info);
+bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error);
+bool read_cpu_ns(const Run& run, uint64_t& ns);
+Usage read_usage(const Run& run);
+}  // namespace v1
+
+namespace v2 {
+bool detect(Info& info);
+bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error);
+bool read_cpu_ns(const Run& run, uint64_t& ns);
+Usage read_usage(const Run& run);
+}  // namespace v2
+
+}  // namespace cb::cgroup

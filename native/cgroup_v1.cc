@@ -1,0 +1,122 @@
+// cgroup v1: one hierarchy per controller. Our parent is <mount>/cellblock in the
+// memory, pids and cpuacct hierarchies (and cpuset when pinning); each run gets a
+// child in each.
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "cgroup.h"
+#include "cgroup_mounts.h"
+
+namespace cb::cgroup {
+
+namespace v1 {
+
+namespace {
+
+std::string hierarchy_of(const std::vector<Mount>& mounts, const char* controller) {
+  for (const Mount& mount : mounts) {
+    if (mount.fstype != "cgroup") continue;
+    if (std::find(mount.controllers.begin(), mount.controllers.end(), controller) != mount.controllers.end())
+      return mount.path;
+  }
+  return "";
+}
+
+bool exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// A new v1 cpuset cgroup starts with no CPUs and no memory nodes.
+void inherit_cpuset(const std::string& root, const std::string& parent) {
+  std::string ignored, value;
+  for (const char* file : {"/cpuset.cpus", "/cpuset.mems"}) {
+    std::string current;
+    read_file(parent + file, current);
+    if (current.find_first_not_of(" \n") == std::string::npos && read_file(root + file, value))
+      write_file(parent + file, value, ignored);
+  }
+}
+
+bool prepare_parent(const std::string& root, std::string& parent, Info& info) {
+  if (root.empty()) return false;
+  parent = root + "/cellblock";
+  if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+    info.problem = "cannot create " + parent + ": " + strerror(errno);
+    parent.clear();
+    return false;
+  }
+  sweep_stale(parent);
+  return true;
+}
+
+}  // namespace
+
+bool detect(Info& info) {
+  std::vector<Mount> mounts = list_mounts();
+  info.version = Version::V1;
+  info.has_memory = prepare_parent(hierarchy_of(mounts, "memory"), info.memory, info);
+  info.has_pids = prepare_parent(hierarchy_of(mounts, "pids"), info.pids, info);
+  info.has_cpu = prepare_parent(hierarchy_of(mounts, "cpuacct"), info.cpuacct, info);
+  std::string cpuset_root = hierarchy_of(mounts, "cpuset");
+  info.has_cpuset = prepare_parent(cpuset_root, info.cpuset, info);
+  if (info.has_cpuset) inherit_cpuset(cpuset_root, info.cpuset);
+  info.has_swap_limit = info.has_memory && exists(info.memory + "/memory.memsw.limit_in_bytes");
+  if (!info.has_memory || !info.has_pids || !info.has_cpu) {
+    if (info.problem.empty()) {
+      info.problem = std::string("cgroup v1 is missing the ") +
+                     (!info.has_memory ? "memory" : !info.has_pids ? "pids" : "cpuacct") + " controller";
+    }
+    return false;
+  }
+  return true;
+}
+
+bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error) {
+  std::string memory = info.memory + "/" + name;
+  std::string bytes = std::to_string(limits.memory_bytes);
+  if (!make_dir(memory, run, error) || !write_file(memory + "/memory.limit_in_bytes", bytes, error)) return false;
+  if (info.has_swap_limit && !write_file(memory + "/memory.memsw.limit_in_bytes", bytes, error)) return false;
+  if (!open_procs(memory, run, error)) return false;
+  run.memory_dir = memory;
+
+  std::string pids = info.pids + "/" + name;
+  if (!make_dir(pids, run, error) || !write_file(pids + "/pids.max", std::to_string(limits.pids), error) ||
+      !open_procs(pids, run, error))
+    return false;
+
+  std::string cpuacct = info.cpuacct + "/" + name;
+  if (!make_dir(cpuacct, run, error) || !open_procs(cpuacct, run, error)) return false;
+  run.cpu_file = cpuacct + "/cpuacct.usage";
+
+  if (limits.cpus.empty()) return true;
+  if (!info.has_cpuset) {
+    error = "cgroup: cpuset pinning asked for, but the cpuset controller is missing";
+    return false;
+  }
+  std::string cpuset = info.cpuset + "/" + name;
+  std::string mems;
+  read_file(info.cpuset + "/cpuset.mems", mems);
+  return make_dir(cpuset, run, error) && write_file(cpuset + "/cpuset.cpus", limits.cpus, error) &&
+         write_file(cpuset + "/cpuset.mems", mems, error) && open_procs(cpuset, run, error);
+}
+
+bool read_cpu_ns(const Run& run, uint64_t& ns) {
+  std::string text;
+  if (!read_file(run.cpu_file, text)) return false;
+  ns = strtoull(text.c_str(), nullptr, 10);
+  return true;
+}
+
+Usage read_usage(const Run& run) {
+  Usage usage;
+  v1::read_cpu_ns(run, usage.cpu_ns);
+  usage.memory_peak_bytes = read_u64(run.memory_dir + "/memory.max_usage_in_bytes");
+  usage.oom_kills = read_keyed_u64(run.memory_dir + "/memory.oom_control", "oom_kill");
+  return usage;
+}
+
+}  // namespace v1
+
+}  // namespace cb::cgroup

@@ -1,0 +1,123 @@
+// cgroup v2: one unified hierarchy. Our parent is <mount>/cellblock (or the
+// delegated cgroup named by CELLBLOCK_CGROUP_PARENT) with the memory, pids and
+// cpuset controllers enabled for its children; each run is one child. We never
+// enable controllers above our parent: if the level above does not offer them,
+// detection fails and says which one is missing.
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "cgroup.h"
+#include "cgroup_mounts.h"
+
+namespace cb::cgroup::v2 {
+
+namespace {
+
+bool has_word(const std::string& text, const std::string& word) {
+  std::istringstream words(text);
+  std::string w;
+  while (words >> w) {
+    if (w == word) return true;
+  }
+  return false;
+}
+
+std::string unified_mount() {
+  for (const Mount& mount : list_mounts()) {
+    if (mount.fstype == "cgroup2") return mount.path;
+  }
+  return "";
+}
+
+std::string parent_path(const std::string& mount) {
+  const char* delegated = getenv("CELLBLOCK_CGROUP_PARENT");
+  return delegated != nullptr && delegated[0] == '/' ? delegated : mount + "/cellblock";
+}
+
+std::string dirname_of(const std::string& path) { return path.substr(0, path.find_last_of('/')); }
+
+bool enable_controllers(Info& info, const std::string& offered) {
+  std::string error;
+  std::string enable = "+memory +pids";
+  if (has_word(offered, "cpu")) enable += " +cpu";
+  if (info.has_cpuset) enable += " +cpuset";
+  if (!write_file(info.parent + "/cgroup.subtree_control", enable, error)) {
+    info.problem = error;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool detect(Info& info) {
+  std::string mount = unified_mount();
+  if (mount.empty()) return false;
+  info.version = Version::V2;
+  info.parent = parent_path(mount);
+  std::string offered;
+  // Controllers our parent can hand to its children are those its own parent
+  // enabled for it; a parent we create inherits what the level above offers.
+  std::string above = dirname_of(info.parent);
+  if (!read_file(above + "/cgroup.subtree_control", offered)) offered.clear();
+  if (access(info.parent.c_str(), F_OK) == 0) read_file(info.parent + "/cgroup.controllers", offered);
+  for (const char* needed : {"memory", "pids"}) {
+    if (!has_word(offered, needed)) {
+      info.problem = std::string("cgroup v2: the ") + needed + " controller is not enabled in " + above +
+                     "/cgroup.subtree_control (delegate it to Cellblock, or set CELLBLOCK_CGROUP_PARENT)";
+      return false;
+    }
+  }
+  info.has_memory = info.has_pids = info.has_cpu = true;
+  info.has_cpuset = has_word(offered, "cpuset");
+  if (mkdir(info.parent.c_str(), 0755) != 0 && errno != EEXIST) {
+    info.problem = "cannot create " + info.parent + ": " + strerror(errno);
+    return false;
+  }
+  if (!enable_controllers(info, offered)) return false;
+  sweep_stale(info.parent);
+  info.has_swap_limit = true;  // memory.swap.max is written when present
+  return true;
+}
+
+bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error) {
+  std::string dir = info.parent + "/" + name;
+  if (!make_dir(dir, run, error)) return false;
+  std::string ignored;
+  if (!write_file(dir + "/memory.max", std::to_string(limits.memory_bytes), error)) return false;
+  if (access((dir + "/memory.swap.max").c_str(), F_OK) == 0 && !write_file(dir + "/memory.swap.max", "0", error))
+    return false;
+  // The OOM killer takes the whole run, not one process of it.
+  write_file(dir + "/memory.oom.group", "1", ignored);
+  if (!write_file(dir + "/pids.max", std::to_string(limits.pids), error)) return false;
+  if (!limits.cpus.empty()) {
+    if (!info.has_cpuset) {
+      error = "cgroup: cpuset pinning asked for, but the cpuset controller is not delegated";
+      return false;
+    }
+    if (!write_file(dir + "/cpuset.cpus", limits.cpus, error)) return false;
+  }
+  run.cpu_file = dir + "/cpu.stat";
+  run.memory_dir = dir;
+  return open_procs(dir, run, error);
+}
+
+bool read_cpu_ns(const Run& run, uint64_t& ns) {
+  std::string text;
+  if (!read_file(run.cpu_file, text)) return false;
+  ns = read_keyed_u64(run.cpu_file, "usage_usec") * 1000;
+  return true;
+}
+
+Usage read_usage(const Run& run) {
+  Usage usage;
+  v2::read_cpu_ns(run, usage.cpu_ns);
+  usage.memory_peak_bytes = read_u64(run.memory_dir + "/memory.peak");
+  usage.oom_kills = read_keyed_u64(run.memory_dir + "/memory.events", "oom_kill");
+  return usage;
+}
+
+}  // namespace cb::cgroup::v2

@@ -1,0 +1,259 @@
+// Mount namespace layer (run by init, still host root, before it enters the
+// slot's user namespace — so the mount namespace stays owned by the initial user
+// namespace and nothing in the sandbox can ever remount or unmount anything): a
+// read-only root assembled on a tmpfs from read-only binds, a fresh /proc with
+// sensitive files masked, a minimal /dev, a size- and inode-limited tmpfs for the
+// work dir and /tmp, then pivot_root with the old root detached.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+namespace cb {
+
+namespace {
+
+constexpr unsigned long kLockedFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
+
+// A path inside the staging root: "/tmp" + suffix, in a caller's buffer.
+const char* staged(char (&buf)[512], const char* suffix) {
+  char* p = str_append(buf, buf + sizeof buf, kStaging);
+  str_append(p, buf + sizeof buf, suffix);
+  return buf;
+}
+
+// Flags a user namespace may not clear on a mount it did not create: keep them.
+unsigned long current_mount_flags(const char* path) {
+  struct statfs info;
+  if (statfs(path, &info) != 0) return 0;
+  unsigned long flags = 0;
+  if (info.f_flags & ST_NOSUID) flags |= MS_NOSUID;
+  if (info.f_flags & ST_NODEV) flags |= MS_NODEV;
+  if (info.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (info.f_flags & ST_NOATIME) flags |= MS_NOATIME;
+  if (info.f_flags & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (info.f_flags & ST_RELATIME) flags |= MS_RELATIME;
+  return flags & kLockedFlags;
+}
+
+bool remount_bind(const Plan& plan, const char* path, unsigned long add) {
+  unsigned long flags = MS_REMOUNT | MS_BIND | add | current_mount_flags(path);
+  if (mount(nullptr, path, nullptr, flags, nullptr) != 0) child_fail(plan, Layer::Mount, "remount", path);
+  return true;
+}
+
+bool make_private(const Plan& plan) {
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    child_fail(plan, Layer::Mount, "make-private", "/");
+  return true;
+}
+
+bool mount_tmpfs(const Plan& plan, const char* path, const char* options) {
+  if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0)
+    child_fail(plan, Layer::Mount, "tmpfs", path);
+  return true;
+}
+
+bool create_dirs(const Plan& plan) {
+  for (const std::string& dir : plan.dirs) {
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) child_fail(plan, Layer::Mount, "mkdir", dir.c_str());
+  }
+  return true;
+}
+
+bool create_mount_point(const Plan& plan, const Bind& bind) {
+  if (bind.is_dir) {
+    if (mkdir(bind.target.c_str(), 0755) != 0 && errno != EEXIST)
+      child_fail(plan, Layer::Mount, "mkdir", bind.target.c_str());
+    return true;
+  }
+  int fd = open(bind.target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) child_fail(plan, Layer::Mount, "create", bind.target.c_str());
+  close(fd);
+  return true;
+}
+
+bool bind_one(const Plan& plan, const Bind& bind, unsigned long add) {
+  create_mount_point(plan, bind);
+  if (mount(bind.source.c_str(), bind.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    child_fail(plan, Layer::Mount, "bind", bind.target.c_str());
+  return remount_bind(plan, bind.target.c_str(), add);
+}
+
+bool bind_read_only(const Plan& plan) {
+  for (const Bind& bind : plan.binds) bind_one(plan, bind, MS_RDONLY | MS_NOSUID | MS_NODEV);
+  return true;
+}
+
+bool create_symlinks(const Plan& plan) {
+  for (const Symlink& link : plan.symlinks) {
+    if (symlink(link.target.c_str(), link.path.c_str()) != 0 && errno != EEXIST)
+      child_fail(plan, Layer::Mount, "symlink", link.path.c_str());
+  }
+  return true;
+}
+
+bool write_all(int fd, const char* data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool write_generated_files(const Plan& plan) {
+  for (const GeneratedFile& file : plan.files) {
+    int fd = open(file.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) child_fail(plan, Layer::Mount, "create", file.path.c_str());
+    if (!write_all(fd, file.content.data(), file.content.size()))
+      child_fail(plan, Layer::Mount, "write", file.path.c_str());
+    close(fd);
+  }
+  return true;
+}
+
+bool mount_proc(const Plan& plan) {
+  char path[512];
+  staged(path, "/proc");
+  // hidepid=2: the program sees only its own processes, not init (which shares
+  // Node's memory, and whose command line is Node's).
+  if (mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=2") != 0)
+    child_fail(plan, Layer::Proc, "mount", path);
+  for (const std::string& masked : plan.proc_masked_files) {
+    if (access(masked.c_str(), F_OK) != 0) continue;  // not in this kernel's /proc
+    if (mount("/dev/null", masked.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      child_fail(plan, Layer::Proc, "mask", masked.c_str());
+  }
+  for (const std::string& masked : plan.proc_masked_dirs) {
+    if (access(masked.c_str(), F_OK) != 0) continue;
+    if (mount("tmpfs", masked.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,nr_inodes=1") != 0)
+      child_fail(plan, Layer::Proc, "mask", masked.c_str());
+  }
+  char sys[512];
+  staged(sys, "/proc/sys");
+  if (mount(sys, sys, nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail(plan, Layer::Proc, "bind", sys);
+  return remount_bind(plan, sys, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+bool build_dev(const Plan& plan) {
+  char dev[512];
+  staged(dev, "/dev");
+  if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755") != 0)
+    child_fail(plan, Layer::Dev, "tmpfs", dev);
+  // Only these host device nodes, bound one by one; nothing else is reachable.
+  for (const Bind& bind : plan.dev_binds) bind_one(plan, bind, MS_NOSUID | MS_NOEXEC);
+  const char* links[][2] = {{"/proc/self/fd", "/dev/fd"},
+                            {"/proc/self/fd/0", "/dev/stdin"},
+                            {"/proc/self/fd/1", "/dev/stdout"},
+                            {"/proc/self/fd/2", "/dev/stderr"}};
+  for (auto& link : links) {
+    char path[512];
+    if (symlink(link[0], staged(path, link[1])) != 0) child_fail(plan, Layer::Dev, "symlink", path);
+  }
+  return remount_bind(plan, dev, MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+}
+
+// One tmpfs holds both the work dir and /tmp, so one byte and inode limit covers
+// everything the program can write.
+bool mount_work_dir(const Plan& plan) {
+  char box[512], options[160], work[512], tmp[512], inner_tmp[512];
+  staged(box, kWorkDir);
+  char* p = str_append(options, options + sizeof options, "mode=0755,size=");
+  p = str_append_uint(p, options + sizeof options, plan.tmpfs_bytes);
+  p = str_append(p, options + sizeof options, ",nr_inodes=");
+  str_append_uint(p, options + sizeof options, plan.tmpfs_inodes);
+  mount_tmpfs(plan, box, options);
+
+  str_append(str_append(work, work + sizeof work, box), work + sizeof work, "/work");
+  str_append(str_append(inner_tmp, inner_tmp + sizeof inner_tmp, box), inner_tmp + sizeof inner_tmp, "/tmp");
+  if (mkdir(work, 0755) != 0 || chown(work, plan.program_host_uid, plan.program_host_gid) != 0)
+    child_fail(plan, Layer::Workdir, "mkdir", work);
+  if (mkdir(inner_tmp, 01777) != 0 || chown(inner_tmp, plan.program_host_uid, plan.program_host_gid) != 0)
+    child_fail(plan, Layer::Workdir, "mkdir", inner_tmp);
+  staged(tmp, "/tmp");
+  if (mount(inner_tmp, tmp, nullptr, MS_BIND, nullptr) != 0) child_fail(plan, Layer::Workdir, "bind", tmp);
+  // Stacked on the tmpfs's own root, which then stays hidden below it.
+  if (mount(work, box, nullptr, MS_BIND, nullptr) != 0) child_fail(plan, Layer::Workdir, "bind", box);
+  return true;
+}
+
+bool copy_contents(const Plan& plan, const CopyIn& copy, int fd) {
+  if (copy.from_memory) {
+    if (!write_all(fd, copy.content.data(), copy.content.size()))
+      child_fail(plan, Layer::Workdir, "write", copy.dest.c_str());
+    return true;
+  }
+  int source = open(copy.source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (source < 0) child_fail(plan, Layer::Workdir, "open", copy.source.c_str());
+  for (;;) {
+    ssize_t n = sendfile(fd, source, nullptr, 1 << 30);
+    if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) child_fail(plan, Layer::Workdir, "copy", copy.dest.c_str());
+  }
+  close(source);
+  return true;
+}
+
+bool copy_one(const Plan& plan, const CopyIn& copy) {
+  int fd = open(copy.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) child_fail(plan, Layer::Workdir, "create", copy.dest.c_str());
+  copy_contents(plan, copy, fd);
+  if (fchown(fd, plan.program_host_uid, plan.program_host_gid) != 0 || fchmod(fd, copy.mode & 0777) != 0)
+    child_fail(plan, Layer::Workdir, "chown", copy.dest.c_str());
+  close(fd);
+  return true;
+}
+
+bool copy_in_files(const Plan& plan) {
+  for (const std::string& dir : plan.work_dirs) {
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) child_fail(plan, Layer::Workdir, "mkdir", dir.c_str());
+    if (chown(dir.c_str(), plan.program_host_uid, plan.program_host_gid) != 0) child_fail(plan, Layer::Workdir, "chown", dir.c_str());
+  }
+  for (const CopyIn& copy : plan.copies) copy_one(plan, copy);
+  return true;
+}
+
+// pivot_root(".", ".") stacks the old root on top of the new one; detaching it
+// leaves no path back to the host tree.
+bool pivot_into_root(const Plan& plan) {
+  if (chdir(kStaging) != 0) child_fail(plan, Layer::Mount, "chdir", kStaging);
+  if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(plan, Layer::Mount, "pivot_root", kStaging);
+  if (umount2(".", MNT_DETACH) != 0) child_fail(plan, Layer::Mount, "umount", "old root");
+  if (chdir("/") != 0) child_fail(plan, Layer::Mount, "chdir", "/");
+  remount_bind(plan, "/", MS_RDONLY | MS_NOSUID | MS_NODEV);
+  if (chdir(kWorkDir) != 0) child_fail(plan, Layer::Mount, "chdir", kWorkDir);
+  return true;
+}
+
+}  // namespace
+
+bool mount_build_root(const Plan& plan) {
+  umask(0);
+  make_private(plan);
+  char root[512];
+  mount_tmpfs(plan, staged(root, ""), "size=1m,nr_inodes=4096,mode=0755");
+  create_dirs(plan);
+  create_symlinks(plan);
+  write_generated_files(plan);
+  bind_read_only(plan);
+  mount_proc(plan);
+  build_dev(plan);
+  mount_work_dir(plan);
+  copy_in_files(plan);
+  return pivot_into_root(plan);
+}
+
+}  // namespace cb

@@ -1,0 +1,161 @@
+// Turns a JobSpec into the Plan the child follows: every path, string and fd the
+// child will need, resolved before clone.
+#include "plan.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "landlock.h"
+
+namespace cb {
+
+namespace {
+
+std::string staged(const std::string& path) { return std::string(kStaging) + path; }
+
+std::string parent_of(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
+}
+
+// Adds every ancestor of `path` below "/" (parents first), skipping known ones.
+void add_parents(const std::string& path, std::vector<std::string>& dirs, std::set<std::string>& seen) {
+  std::vector<std::string> chain;
+  for (std::string dir = parent_of(path); dir != "/"; dir = parent_of(dir)) chain.push_back(dir);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (seen.insert(*it).second) dirs.push_back(staged(*it));
+  }
+}
+
+const char* const kPasswd =
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "box:x:1000:1000:box:/box:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+const char* const kGroup = "root:x:0:\nbox:x:1000:\nnogroup:x:65534:\n";
+const char* const kHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
+
+void add_skeleton(Plan& plan, std::set<std::string>& seen) {
+  for (const char* dir : {"/etc", "/proc", "/dev", "/box", "/tmp"}) {
+    seen.insert(dir);
+    plan.dirs.push_back(staged(dir));
+  }
+  plan.files = {{staged("/etc/passwd"), kPasswd},
+                {staged("/etc/group"), kGroup},
+                {staged("/etc/hosts"), kHosts},
+                {staged("/etc/hostname"), plan.hostname + "\n"}};
+  for (const char* file : {"kcore", "sysrq-trigger", "keys", "key-users", "timer_list", "kallsyms", "sched_debug",
+                           "latency_stats", "kmsg", "kpageflags", "kpagecount", "kpagecgroup", "config.gz",
+                           "vmallocinfo", "pagetypeinfo", "slabinfo", "mtrr", "modules"})
+    plan.proc_masked_files.push_back(staged(std::string("/proc/") + file));
+  for (const char* dir : {"acpi", "scsi", "bus", "fs", "irq", "asound", "driver", "tty", "pressure", "dynamic_debug"})
+    plan.proc_masked_dirs.push_back(staged(std::string("/proc/") + dir));
+  for (const char* node : {"null", "zero", "full", "random", "urandom"}) {
+    std::string path = std::string("/dev/") + node;
+    plan.dev_binds.push_back({path, staged(path), false});
+    plan.landlock_rules.push_back({path, landlock::kDevice});
+  }
+}
+
+bool add_read_only(Plan& plan, std::vector<std::string> paths, std::set<std::string>& seen, std::string& error) {
+  // Parents before children, so a nested bind lands on top of its parent's.
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  for (const std::string& path : paths) {
+    struct stat info;
+    if (lstat(path.c_str(), &info) != 0) {
+      error = "read-only path does not exist: " + path;
+      return false;
+    }
+    add_parents(path, plan.dirs, seen);
+    if (S_ISLNK(info.st_mode)) {
+      char target[4096];
+      ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
+      if (n < 0) {
+        error = "cannot read link: " + path;
+        return false;
+      }
+      plan.symlinks.push_back({std::string(target, static_cast<size_t>(n)), staged(path)});
+      continue;
+    }
+    bool is_dir = S_ISDIR(info.st_mode);
+    plan.binds.push_back({path, staged(path), is_dir});
+    plan.landlock_rules.push_back({path, is_dir ? landlock::kReadOnly : landlock::kExecute | landlock::kReadFile});
+  }
+  return true;
+}
+
+void add_work_files(Plan& plan, const JobSpec& spec) {
+  std::set<std::string> seen;
+  for (const CopySpec& copy : spec.copies) {
+    std::string dest = std::string(kWorkDir) + "/" + copy.dest;
+    std::vector<std::string> parents;
+    for (std::string dir = parent_of(dest); dir != kWorkDir && dir != "/"; dir = parent_of(dir))
+      parents.push_back(dir);
+    for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+      if (seen.insert(*it).second) plan.work_dirs.push_back(staged(*it));
+    }
+    plan.copies.push_back({copy.source, copy.content, copy.from_memory, staged(dest), copy.mode});
+  }
+}
+
+void add_exec(Plan& plan, const JobSpec& spec) {
+  plan.argv = spec.argv;
+  plan.envp = spec.env;
+  for (std::string& arg : plan.argv) plan.argv_ptrs.push_back(arg.data());
+  plan.argv_ptrs.push_back(nullptr);
+  for (std::string& var : plan.envp) plan.envp_ptrs.push_back(var.data());
+  plan.envp_ptrs.push_back(nullptr);
+  const std::string& program = spec.argv.front();
+  if (program.find('/') != std::string::npos) {
+    plan.exec_candidates.push_back(program);
+    return;
+  }
+  for (const std::string& dir : spec.path_dirs) plan.exec_candidates.push_back(dir + "/" + program);
+}
+
+rlim_t clamp_to_hard(int resource, uint64_t wanted) {
+  struct rlimit current;
+  if (getrlimit(resource, &current) != 0 || current.rlim_max == RLIM_INFINITY) return wanted;
+  return std::min<rlim_t>(wanted, current.rlim_max);
+}
+
+void add_rlimits(Plan& plan, const JobSpec& spec) {
+  // RLIMIT_CPU is a per-process backstop one second past the limit; the tree's
+  // total is watched in the cgroup.
+  rlim_t cpu_seconds = (spec.cpu_ms + 999) / 1000 + 1;
+  plan.rlimits = {{RLIMIT_CPU, cpu_seconds},
+                  {RLIMIT_FSIZE, clamp_to_hard(RLIMIT_FSIZE, spec.file_bytes)},
+                  {RLIMIT_NOFILE, clamp_to_hard(RLIMIT_NOFILE, spec.open_files)},
+                  {RLIMIT_STACK, clamp_to_hard(RLIMIT_STACK, spec.stack_bytes)},
+                  {RLIMIT_CORE, 0},
+                  {RLIMIT_MEMLOCK, 0}};
+}
+
+void add_landlock(Plan& plan, const JobSpec& spec) {
+  plan.landlock_abi = spec.landlock_abi;
+  plan.landlock_rules.push_back({"/", landlock::kReadDir});
+  plan.landlock_rules.push_back({"/etc", landlock::kReadOnly});
+  plan.landlock_rules.push_back({"/proc", landlock::kReadFile | landlock::kReadDir});
+  plan.landlock_rules.push_back({kWorkDir, landlock::kReadWrite});
+  plan.landlock_rules.push_back({"/tmp", landlock::kReadWrite});
+}
+
+}  // namespace
+
+bool build_plan(const JobSpec& spec, Plan& plan, std::string& error) {
+  std::set<std::string> seen;
+  add_skeleton(plan, seen);
+  if (!add_read_only(plan, spec.ro_paths, seen, error)) return false;
+  add_work_files(plan, spec);
+  add_exec(plan, spec);
+  add_rlimits(plan, spec);
+  add_landlock(plan, spec);
+  plan.tmpfs_bytes = spec.tmpfs_bytes;
+  plan.tmpfs_inodes = spec.tmpfs_inodes;
+  return true;
+}
+
+}  // namespace cb

@@ -1,0 +1,136 @@
+// The launch plan shared by the supervisor (which builds it before clone) and the
+// child (which only reads it). Everything the child needs is resolved beforehand:
+// after clone the child shares the Node address space (CLONE_VM) and may only make
+// async-signal-safe calls — no allocation, no locks, no C++ runtime.
+#pragma once
+
+#include <linux/filter.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace cb {
+
+// Which layer and step failed, with errno: the child writes one of these to the
+// error pipe and exits; the supervisor turns it into a message.
+enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Init };
+
+struct Failure {
+  Layer layer;
+  int err;
+  char what[120];  // step and path, NUL-terminated
+};
+
+// Uids inside the user namespace. Init builds the sandbox as host root, then
+// enters the slot's user namespace as 0 (mapped to one host uid); the program runs
+// as 1000 (mapped to another). Distinct host uids stop the program from ptracing
+// or signalling its init, which shares the supervisor's memory.
+constexpr uid_t kInitUid = 0;
+constexpr uid_t kProgramUid = 1000;
+constexpr const char* kWorkDir = "/box";
+// Where the new root is assembled inside the private mount namespace: the host
+// path is only shadowed in our namespace and always exists.
+constexpr const char* kStaging = "/tmp";
+
+// A read-only bind of a host path (init builds the root while still host root,
+// so paths under a 0700 /root, e.g. /root/.rustup, can be bound too).
+struct Bind {
+  std::string source;  // host path
+  std::string target;  // absolute path inside staging
+  bool is_dir;
+};
+
+struct Symlink {
+  std::string target;  // what the link points to
+  std::string path;    // absolute path inside staging
+};
+
+struct GeneratedFile {
+  std::string path;  // inside staging
+  std::string content;
+};
+
+// A file put into the work dir: copied from a host path, or written from memory.
+struct CopyIn {
+  std::string source;   // host path, when !from_memory
+  std::string content;  // the bytes, when from_memory
+  bool from_memory;
+  std::string dest;  // absolute path inside staging (under the work dir)
+  mode_t mode;
+};
+
+struct Rlimit {
+  int resource;
+  rlim_t value;
+};
+
+struct LandlockRule {
+  std::string path;  // inside the new root
+  uint64_t access;
+};
+
+struct Plan {
+  // fds the child keeps (all others are closed at its start)
+  std::vector<int> cgroup_procs_fds;  // init joins the run's cgroups through these
+  int userns_fd = -1;                 // the slot's user namespace, maps already written
+  int error_fd = -1;   // child reports a Failure here
+  int status_fd = -1;  // init reports the program's wait status and its own CPU
+  int notify_sock = -1;  // the program sends its seccomp listener here
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  std::vector<int> keep_fds;  // sorted: all of the above
+
+  // mount
+  uint64_t tmpfs_bytes = 0;
+  uint64_t tmpfs_inodes = 0;
+  std::vector<std::string> dirs;  // created inside staging, in order
+  std::vector<Bind> binds;
+  std::vector<Symlink> symlinks;
+  std::vector<GeneratedFile> files;
+  std::vector<std::string> work_dirs;  // parents of copy-in files, inside staging
+  std::vector<CopyIn> copies;
+  std::vector<std::string> proc_masked_files;  // /dev/null bound over these
+  std::vector<std::string> proc_masked_dirs;   // an empty read-only tmpfs over these
+  std::vector<Bind> dev_binds;                 // host device nodes
+  uid_t program_host_uid = 0;                  // owns the work dir and copied files
+  gid_t program_host_gid = 0;
+
+  // program
+  std::vector<std::string> exec_candidates;  // full paths to try, in order
+  std::vector<std::string> argv, envp;
+  std::vector<char*> argv_ptrs, envp_ptrs;  // NULL-terminated views of the above
+  std::vector<Rlimit> rlimits;
+  std::string hostname = "cellblock";
+
+  // landlock (abi 0: off)
+  int landlock_abi = 0;
+  std::vector<LandlockRule> landlock_rules;
+
+  // seccomp: a precompiled program, loaded with a user-notification listener
+  sock_fprog filter{};
+};
+
+// Child side (after clone; async-signal-safe only).
+int child_init_main(void* plan);  // pid 1 of the new pid namespace
+int child_exec_main(void* plan);  // the program, cloned by init
+[[noreturn]] void child_fail(const Plan& plan, Layer layer, const char* step, const char* path);
+
+// Layers run by the child.
+bool mount_build_root(const Plan& plan);
+bool uts_set_names(const Plan& plan);
+bool caps_drop_all(const Plan& plan);
+bool rlimits_apply(const Plan& plan);
+bool landlock_apply(const Plan& plan);
+int seccomp_load(const Plan& plan);  // returns the listener fd, or -1
+bool fds_close_except(const int* keep, size_t count);
+bool fds_install_stdio(const Plan& plan);
+bool fds_send_fd(int sock, int fd);
+
+// Small async-signal-safe string helpers for building paths and messages.
+size_t str_len(const char* s);
+char* str_append(char* dst, const char* end, const char* src);
+char* str_append_uint(char* dst, const char* end, unsigned long long value);
+
+}  // namespace cb

@@ -1,0 +1,353 @@
+// The supervisor: runs on its own thread, one per run, so Node's event loop never
+// waits. It prepares the plan and fds, clones init, then watches the run with
+// poll(2): output pipes (capped), the seccomp listener (a violation ends the run
+// and is named), the wall clock and the cgroup's CPU counter. When init is gone,
+// every process of the run is gone; it reads the kernel's counters, classifies
+// the outcome and removes the cgroup.
+#include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "cgroup.h"
+#include "clone.h"
+#include "plan.h"
+#include "sandbox.h"
+#include "userns.h"
+
+namespace cb {
+
+namespace {
+
+constexpr size_t kInitStackSize = 1 << 20;
+constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+std::atomic<uint64_t> run_sequence{0};
+
+struct InitReport {
+  int wait_status;
+  uint64_t init_cpu_ns;
+};
+
+double now_ms() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// Everything the supervisor opened for one run, released in one place.
+struct Resources {
+  int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1;
+  int listener = -1, pidfd = -1;
+  void* stack = MAP_FAILED;
+  cgroup::Run cgroup;
+  userns::Slot slot;
+  std::vector<int> child_ends;  // closed right after clone
+
+  ~Resources() {
+    for (int fd : {out_read, err_read, error_read, status_read, notify_read, listener, pidfd})
+      if (fd >= 0) close(fd);
+    close_child_ends();
+    if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
+    cgroup::destroy(cgroup);
+    if (slot.index >= 0) userns::release(slot);
+  }
+  void close_child_ends() {
+    for (int fd : child_ends) close(fd);
+    child_ends.clear();
+  }
+};
+
+struct Watch {
+  std::string reason;  // why the supervisor ended the run: output, seccomp, cpu, wall
+  std::string syscall;
+};
+
+bool fail(JobResult& result, const char* code, const std::string& message) {
+  result.status = "internal_error";
+  result.error_code = code;
+  result.error_message = message;
+  return false;
+}
+
+bool make_pipe(int& read_end, int& write_end, Resources& res) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  read_end = fds[0];
+  write_end = fds[1];
+  res.child_ends.push_back(fds[1]);
+  fcntl(read_end, F_SETFL, O_NONBLOCK);
+  return true;
+}
+
+int open_stdin(const JobSpec& spec, JobResult& result) {
+  if (spec.stdin_kind == StdinKind::File) {
+    int fd = open(spec.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(result, "PATH_NOT_FOUND", "stdin file: " + spec.stdin_path + ": " + strerror(errno));
+    return fd;
+  }
+  if (spec.stdin_kind == StdinKind::None) return open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // A memfd rather than a pipe: no writer to keep fed, and the program may seek.
+  int fd = memfd_create("cellblock-stdin", MFD_CLOEXEC);
+  size_t done = 0;
+  while (fd >= 0 && done < spec.stdin_data.size()) {
+    ssize_t n = write(fd, spec.stdin_data.data() + done, spec.stdin_data.size() - done);
+    if (n <= 0) {
+      close(fd);
+      fd = -1;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+    fail(result, "SANDBOX_SETUP", std::string("stdin memfd: ") + strerror(errno));
+    return -1;
+  }
+  return fd;
+}
+
+bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
+  int sock[2];
+  if (!make_pipe(res.out_read, plan.stdout_fd, res) || !make_pipe(res.err_read, plan.stderr_fd, res) ||
+      !make_pipe(res.error_read, plan.error_fd, res) || !make_pipe(res.status_read, plan.status_fd, res) ||
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)
+    return fail(result, "SANDBOX_SETUP", std::string("pipes: ") + strerror(errno));
+  res.notify_read = sock[0];
+  plan.notify_sock = sock[1];
+  res.child_ends.push_back(sock[1]);
+  plan.stdin_fd = open_stdin(spec, result);
+  if (plan.stdin_fd < 0) return false;
+  res.child_ends.push_back(plan.stdin_fd);
+  plan.userns_fd = res.slot.fd;
+  plan.cgroup_procs_fds = res.cgroup.procs_fds;
+  plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
+                   plan.userns_fd};
+  plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
+  std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
+  return true;
+}
+
+bool prepare(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
+  std::string error;
+  if (!build_plan(spec, plan, error)) return fail(result, "PATH_NOT_FOUND", error);
+  auto program = seccomp::compile(spec.policy, error);
+  if (program == nullptr) return fail(result, "SECCOMP_POLICY", error);
+  plan.filter.len = static_cast<unsigned short>(program->size());
+  // The compiled program is cached for the life of the process, so it outlives init.
+  plan.filter.filter = const_cast<sock_filter*>(program->data());
+  if (!userns::acquire(res.slot, error)) return fail(result, "SANDBOX_SETUP", error);
+  plan.program_host_uid = res.slot.program_host_uid;
+  plan.program_host_gid = res.slot.program_host_uid;
+  cgroup::Limits limits;
+  limits.memory_bytes = spec.memory_bytes;
+  limits.pids = spec.pids + 1;  // init is one of the run's processes
+  limits.cpus = spec.cpus;
+  std::string name = "run-" + std::to_string(getpid()) + "-" + std::to_string(run_sequence++);
+  if (!cgroup::create(name, limits, res.cgroup, error)) return fail(result, "CGROUP", error);
+  if (!prepare_fds(spec, plan, res, result)) return false;
+  res.stack = mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (res.stack == MAP_FAILED) return fail(result, "SANDBOX_SETUP", std::string("mmap: ") + strerror(errno));
+  mprotect(res.stack, 4096, PROT_NONE);  // guard page
+  return true;
+}
+
+pid_t clone_init(Plan& plan, Resources& res) {
+  return clone_quiet(child_init_main, static_cast<char*>(res.stack) + kInitStackSize, kCloneFlags, &plan);
+}
+
+// Appends what is readable; past the cap, the run is over.
+bool drain(int fd, std::string& into, uint64_t cap) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) return true;
+    size_t room = into.size() < cap ? cap - into.size() : 0;
+    into.append(buf, std::min<size_t>(room, static_cast<size_t>(n)));
+    if (static_cast<uint64_t>(n) > room) return false;
+  }
+}
+
+int receive_fd(int sock) {
+  char payload;
+  struct iovec iov = {&payload, 1};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  return fd;
+}
+
+// The CPU limit covers the whole tree; the counter is read only when the limit
+// could have been reached, given the CPUs the tree can use.
+double next_cpu_check(const JobSpec& spec, const Resources& res, double now) {
+  uint64_t used_ns = 0;
+  cgroup::read_cpu_ns(res.cgroup, used_ns);
+  double left_ms = static_cast<double>(spec.cpu_ms) - used_ns / 1e6;
+  long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  return now + std::max(2.0, left_ms / static_cast<double>(cpus));
+}
+
+void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, Watch& watch, double started) {
+  auto kill_run = [&](const char* reason) {
+    if (watch.reason.empty()) watch.reason = reason;
+    kill(init, SIGKILL);  // pid 1 of the namespace: the kernel kills the rest
+  };
+  double deadline = started + static_cast<double>(spec.wall_ms);
+  double cpu_check = started + 2;
+  for (;;) {
+    struct pollfd fds[5] = {{res.pidfd, POLLIN, 0}, {res.out_read, POLLIN, 0}, {res.err_read, POLLIN, 0},
+                            {res.notify_read, POLLIN, 0}, {res.listener, POLLIN, 0}};
+    double now = now_ms();
+    int timeout = static_cast<int>(std::max(0.0, std::min(deadline, cpu_check) - now)) + 1;
+    int ready = poll(fds, 5, timeout);
+    if (ready < 0 && errno != EINTR) break;
+    if (fds[1].revents && !drain(res.out_read, result.out, spec.output_bytes)) kill_run("output");
+    if (fds[2].revents && !drain(res.err_read, result.err, spec.output_bytes)) kill_run("output");
+    if (fds[3].revents & POLLIN) {
+      res.listener = receive_fd(res.notify_read);
+      close(res.notify_read);
+      res.notify_read = -1;
+    } else if (fds[3].revents & (POLLHUP | POLLERR)) {
+      close(res.notify_read);
+      res.notify_read = -1;
+    }
+    if (fds[4].revents & POLLIN) {
+      uint32_t arch = 0;
+      int nr = 0;
+      if (seccomp::receive_notification(res.listener, arch, nr) && watch.syscall.empty())
+        watch.syscall = seccomp::syscall_name(arch, nr);
+      kill_run("seccomp");
+    }
+    if (fds[0].revents) break;  // init has exited
+    now = now_ms();
+    if (now >= deadline) kill_run("wall");
+    if (now >= cpu_check) {
+      uint64_t used_ns = 0;
+      if (cgroup::read_cpu_ns(res.cgroup, used_ns) && used_ns / 1e6 > static_cast<double>(spec.cpu_ms))
+        kill_run("cpu");
+      cpu_check = next_cpu_check(spec, res, now);
+    }
+  }
+  siginfo_t info;
+  waitid(P_PID, static_cast<id_t>(init), &info, WEXITED | __WALL);
+  result.wall_ms = now_ms() - started;
+  if (!drain(res.out_read, result.out, spec.output_bytes) || !drain(res.err_read, result.err, spec.output_bytes))
+    if (watch.reason.empty()) watch.reason = "output";
+}
+
+const char* layer_name(Layer layer) {
+  static const char* const names[] = {"none",   "userns", "mount", "proc",     "dev",     "workdir",
+                                      "uts",    "cgroup", "caps",  "rlimit",   "landlock", "seccomp",
+                                      "fds",    "exec",   "clone", "init"};
+  size_t index = static_cast<size_t>(layer);
+  return index < sizeof names / sizeof names[0] ? names[index] : "unknown";
+}
+
+// A setup failure reported by the child becomes a stable error code.
+void report_failure(const Failure& failure, JobResult& result) {
+  const char* code = "SANDBOX_SETUP";
+  if (failure.layer == Layer::Exec) code = failure.err == ENOENT ? "EXEC_NOT_FOUND" : "EXEC_FAILED";
+  if (failure.layer == Layer::Workdir && (failure.err == ENOSPC || failure.err == EDQUOT)) code = "WORKDIR_FULL";
+  std::string message = std::string(layer_name(failure.layer)) + ": " + failure.what + ": " + strerror(failure.err);
+  fail(result, code, message);
+}
+
+void classify(const JobSpec& spec, const Watch& watch, const InitReport* report, const cgroup::Usage& usage,
+              JobResult& result) {
+  if (report != nullptr) {
+    if (WIFEXITED(report->wait_status)) result.exit_code = WEXITSTATUS(report->wait_status);
+    if (WIFSIGNALED(report->wait_status)) result.signal = WTERMSIG(report->wait_status);
+  } else if (!watch.reason.empty()) {
+    result.signal = SIGKILL;
+  }
+  bool over_cpu = result.cpu_ms > static_cast<double>(spec.cpu_ms);
+  if (watch.reason == "seccomp" || result.signal == SIGSYS) {
+    result.status = "security_violation";
+    result.syscall = watch.syscall.empty() ? "unknown" : watch.syscall;
+  } else if (watch.reason == "output" || result.signal == SIGXFSZ) {
+    result.status = "output_limit";
+  } else if (usage.oom_kills > 0) {
+    result.status = "memory_limit";
+  } else if (watch.reason == "cpu" || result.signal == SIGXCPU || over_cpu) {
+    result.status = "time_limit";
+  } else if (watch.reason == "wall") {
+    result.status = "wall_time_limit";
+  } else if (report == nullptr) {
+    fail(result, "SANDBOX_SETUP", "init exited without a report");
+  } else if (result.exit_code != 0 || result.signal != 0) {
+    result.status = "runtime_error";
+  } else {
+    result.status = "ok";
+  }
+}
+
+void finish(const JobSpec& spec, Resources& res, const Watch& watch, JobResult& result) {
+  Failure failure;
+  InitReport report;
+  bool failed = read(res.error_read, &failure, sizeof failure) == sizeof failure;
+  bool reported = read(res.status_read, &report, sizeof report) == sizeof report;
+  cgroup::Usage usage = cgroup::read_usage(res.cgroup);
+  uint64_t init_cpu = reported ? report.init_cpu_ns : 0;
+  result.cpu_ms = (usage.cpu_ns > init_cpu ? usage.cpu_ns - init_cpu : 0) / 1e6;
+  result.memory_kb = usage.memory_peak_bytes / 1024;
+  if (failed && watch.reason.empty()) {
+    report_failure(failure, result);
+    return;
+  }
+  classify(spec, watch, reported ? &report : nullptr, usage, result);
+}
+
+}  // namespace
+
+JobResult run_job(const JobSpec& spec) {
+  JobResult result;
+  Plan plan;
+  Resources res;
+  if (!prepare(spec, plan, res, result)) return result;
+  double started = now_ms();
+  pid_t init = clone_init(plan, res);
+  res.close_child_ends();
+  if (init < 0) {
+    fail(result, "SANDBOX_SETUP", std::string("clone: ") + strerror(errno));
+    return result;
+  }
+  res.pidfd = static_cast<int>(syscall(SYS_pidfd_open, init, 0));
+  if (res.pidfd < 0) {
+    kill(init, SIGKILL);
+    siginfo_t info;
+    waitid(P_PID, static_cast<id_t>(init), &info, WEXITED | __WALL);
+    fail(result, "SANDBOX_SETUP", std::string("pidfd_open: ") + strerror(errno));
+    return result;
+  }
+  Watch watched;
+  watch(spec, init, res, result, watched, started);
+  finish(spec, res, watched, result);
+  return result;
+}
+
+}  // namespace cb

@@ -1,0 +1,61 @@
+// One run, from the supervisor's side: what to run (JobSpec, already validated by
+// the TypeScript layer) and what happened (JobResult).
+#pragma once
+
+#include <stdint.h>
+
+#include <string>
+#include <vector>
+
+#include "seccomp.h"
+
+namespace cb {
+
+struct CopySpec {
+  std::string source;   // host path (when !from_memory)
+  std::string content;  // bytes (when from_memory)
+  bool from_memory = false;
+  std::string dest;  // relative to the work dir, validated: no "..", not absolute
+  uint32_t mode = 0644;
+};
+
+enum class StdinKind { None, File, Data };
+
+struct JobSpec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env;        // "KEY=VALUE", the whole environment
+  std::vector<std::string> path_dirs;  // where a bare argv[0] is looked up
+  std::vector<std::string> ro_paths;   // host paths, bound read-only at the same path
+  std::vector<CopySpec> copies;
+  StdinKind stdin_kind = StdinKind::None;
+  std::string stdin_path, stdin_data;
+
+  uint64_t cpu_ms = 1000, wall_ms = 3000;
+  uint64_t memory_bytes = 256ULL << 20;
+  uint64_t pids = 64;
+  uint64_t output_bytes = 64ULL << 20;  // stdout and stderr, each
+  uint64_t file_bytes = 64ULL << 20;
+  uint64_t open_files = 64;
+  uint64_t stack_bytes = 8ULL << 20;
+  uint64_t tmpfs_bytes = 64ULL << 20;
+  uint64_t tmpfs_inodes = 4096;
+  std::string cpus;
+
+  seccomp::Policy policy;
+  int landlock_abi = 0;  // 0: off (only with the operator's explicit consent)
+};
+
+struct JobResult {
+  std::string status = "internal_error";
+  int exit_code = -1;
+  int signal = 0;
+  double cpu_ms = 0, wall_ms = 0;
+  uint64_t memory_kb = 0;
+  std::string out, err;
+  std::string syscall;
+  std::string error_code, error_message;
+};
+
+JobResult run_job(const JobSpec& spec);
+
+}  // namespace cb

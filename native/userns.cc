@@ -1,0 +1,123 @@
+// User namespace layer. Each slot's namespace maps inside uid/gid 0 to one host
+// id and 1000 to another, both in a range that owns nothing on the host, with
+// setgroups denied. Creating a namespace and writing its maps costs a clone and
+// three writes; doing it once per slot instead of once per run keeps launches
+// cheap. A slot is held by one run at a time, so no two concurrent runs share a
+// host uid.
+#include "userns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "clone.h"
+#include <vector>
+
+namespace cb::userns {
+
+namespace {
+
+std::mutex slots_mutex;
+std::vector<Slot> free_slots;
+int next_index = 0;
+uid_t range_base = 1500000000;
+
+bool write_proc(pid_t pid, const char* file, const std::string& text, std::string& error) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  if (!ok) error = "userns: write " + path + ": " + strerror(errno);
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+// Holds the new namespace open until the supervisor has written its maps and
+// taken a reference; runs in the supervisor's memory, so only raw calls.
+int hold_namespace(void* arg) {
+  const int* pipe_fds = static_cast<int*>(arg);
+  close(pipe_fds[1]);  // our copy of the write end, or EOF would never come
+  char byte;
+  while (read(pipe_fds[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  _exit(0);
+}
+
+bool create_namespace(Slot& slot, std::string& error) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    error = std::string("userns: pipe: ") + strerror(errno);
+    return false;
+  }
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  pid_t pid = stack == MAP_FAILED ? -1
+                                  : clone_quiet(hold_namespace, static_cast<char*>(stack) + kStack,
+                                                CLONE_VM | CLONE_NEWUSER, pipe_fds);
+  if (pid < 0) error = std::string("userns: clone: ") + strerror(errno);
+  std::string maps_uid = "0 " + std::to_string(slot.init_host_uid) + " 1\n1000 " +
+                         std::to_string(slot.program_host_uid) + " 1\n";
+  bool ok = pid > 0 && write_proc(pid, "setgroups", "deny", error) && write_proc(pid, "uid_map", maps_uid, error) &&
+            write_proc(pid, "gid_map", maps_uid, error);
+  if (ok) {
+    slot.fd = open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC);
+    ok = slot.fd >= 0;
+    if (!ok) error = std::string("userns: open ns/user: ") + strerror(errno);
+  }
+  close(pipe_fds[1]);
+  close(pipe_fds[0]);
+  if (pid > 0) {
+    siginfo_t info;
+    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL);
+  }
+  if (stack != MAP_FAILED) munmap(stack, kStack);
+  return ok;
+}
+
+}  // namespace
+
+void set_base(uid_t base) {
+  std::lock_guard<std::mutex> lock(slots_mutex);
+  range_base = base;
+}
+
+uid_t base() {
+  std::lock_guard<std::mutex> lock(slots_mutex);
+  return range_base;
+}
+
+bool acquire(Slot& slot, std::string& error) {
+  {
+    std::lock_guard<std::mutex> lock(slots_mutex);
+    if (!free_slots.empty()) {
+      slot = free_slots.back();
+      free_slots.pop_back();
+      return true;
+    }
+    slot.index = next_index++;
+    slot.init_host_uid = range_base + 2 * static_cast<uid_t>(slot.index);
+    slot.program_host_uid = slot.init_host_uid + 1;
+  }
+  if (create_namespace(slot, error)) return true;
+  release(slot);
+  return false;
+}
+
+void release(const Slot& slot) {
+  if (slot.fd < 0) {
+    // A slot whose namespace could not be made is retried from scratch next time.
+    std::lock_guard<std::mutex> lock(slots_mutex);
+    if (slot.index == next_index - 1) next_index--;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(slots_mutex);
+  free_slots.push_back(slot);
+}
+
+}  // namespace cb::userns

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// The cellblock command: one entry, a sub-command per job.
+import { SandboxError } from '../sandbox/errors.js';
+import { doctorCommand } from './doctor.js';
+import { RUN_USAGE, runCommand } from './run.js';
+
+const USAGE = `usage: cellblock <command> [options]
+  run      run one command in a fresh sandbox
+  doctor   check this host's kernel features and cgroups
+
+${RUN_USAGE}`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+  doctor: doctorCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  const command = name ? COMMANDS[name] : undefined;
+  if (!command || name === 'help' || args.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || name === 'help' || name === '--help' ? 0 : 2;
+  }
+  try {
+    return await command(args);
+  } catch (error) {
+    if (error instanceof SandboxError) {
+      process.stderr.write(`cellblock: ${error.code}: ${error.message}\n`);
+      if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+      return 1;
+    }
+    process.stderr.write(`cellblock: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
+    return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,27 @@
+// Errors a caller can act on, each with a stable code (users script against them).
+import { z } from 'zod';
+
+export const ErrorCode = z.enum([
+  'INVALID_SPEC', // the spec failed validation
+  'PATH_NOT_FOUND', // a read-only path, file to copy in or stdin file does not exist
+  'EXEC_NOT_FOUND', // the program is not in the sandbox's root
+  'EXEC_FAILED', // execve failed for another reason (permission, format)
+  'WORKDIR_FULL', // the files to copy in do not fit the work dir
+  'SECCOMP_POLICY', // the seccomp policy is invalid
+  'CGROUP', // the run's cgroup could not be made
+  'UNSUPPORTED', // the host lacks something a sandbox needs
+  'SANDBOX_SETUP', // any other failure while building the sandbox
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ErrorInfo = z.object({ code: ErrorCode, message: z.string() });
+export type ErrorInfo = z.infer<typeof ErrorInfo>;
+
+export class SandboxError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'SandboxError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,72 @@
+// The typed surface of the C++ addon (native/addon.cc). Only sandbox/ imports it.
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeSeccompRule {
+  syscall: string;
+  action: 'allow' | 'errno' | 'violation';
+  errno?: number;
+  args?: { index: number; op: string; value: number; mask?: number }[];
+}
+
+export interface NativeSeccompPolicy {
+  key: string;
+  defaultAction: 'allow' | 'errno' | 'violation';
+  defaultErrno: number;
+  rules: NativeSeccompRule[];
+}
+
+export interface NativeSpec {
+  argv: string[];
+  env: string[];
+  pathDirs: string[];
+  readOnly: string[];
+  copies: ({ dest: string; mode: number } & ({ source: string } | { content: string | Uint8Array }))[];
+  stdinFile?: string;
+  stdinData?: string | Uint8Array;
+  cpuMs: number;
+  wallMs: number;
+  memoryBytes: number;
+  pids: number;
+  outputBytes: number;
+  fileBytes: number;
+  openFiles: number;
+  stackBytes: number;
+  tmpfsBytes: number;
+  tmpfsInodes: number;
+  cpus?: string;
+  landlockAbi: number;
+  seccomp: NativeSeccompPolicy;
+}
+
+export interface NativeResult {
+  status: string;
+  exitCode: number | null;
+  signal: number | null;
+  cpuMs: number;
+  wallMs: number;
+  memoryKb: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  syscall?: string;
+  error?: { code: string; message: string };
+}
+
+export interface NativeProbe {
+  kernel: string;
+  landlockAbi: number;
+  cgroupVersion: 'v1' | 'v2' | 'none';
+  cgroupProblem: string;
+  cgroupControllers: { memory: boolean; pids: boolean; cpu: boolean; cpuset: boolean; swapLimit: boolean };
+  cgroupParent: string;
+  uidBase: number;
+}
+
+interface Addon {
+  launch(spec: NativeSpec): Promise<NativeResult>;
+  probe(): NativeProbe;
+  configure(options: { uidBase?: number }): void;
+}
+
+const addonPath = fileURLToPath(new URL('../../build/Release/cellblock.node', import.meta.url));
+export const addon = createRequire(import.meta.url)(addonPath) as Addon;

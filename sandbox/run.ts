@@ -1,0 +1,114 @@
+// run(spec): validate, refuse what cannot be sandboxed, map to the addon's spec,
+// launch, and shape the result.
+import { lstatSync } from 'node:fs';
+import { constants } from 'node:os';
+import { z } from 'zod';
+import { compilePolicy } from '../profiles/seccomp.js';
+import { ErrorCode, SandboxError } from './errors.js';
+import { allowWeakerFromEnv, requireSandbox } from './host.js';
+import { addon, type NativeSpec } from './native.js';
+import { type ParsedRunSpec, RunResult, RunSpec, RunStatus } from './schema.js';
+
+export interface RunOptions {
+  // Run without the layers this host lacks that may be weakened (Landlock only).
+  allowWeaker?: boolean;
+}
+
+const exists = (path: string): boolean => {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+// What every program needs to start: the system's binaries and libraries and the
+// dynamic loader's cache. Only paths this host has.
+const BASE_READ_ONLY = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc/ld.so.cache', '/etc/alternatives', '/etc/localtime'];
+let baseReadOnly: string[] | undefined;
+export const defaultReadOnly = (): string[] => (baseReadOnly ??= BASE_READ_ONLY.filter(exists));
+
+const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/box', LANG: 'C.UTF-8' };
+
+const signalNames = new Map<number, string>(Object.entries(constants.signals).map(([name, num]) => [num, name]));
+
+export function parseSpec(input: RunSpec): ParsedRunSpec {
+  const parsed = RunSpec.safeParse(input);
+  if (!parsed.success) throw new SandboxError('INVALID_SPEC', z.prettifyError(parsed.error));
+  return parsed.data;
+}
+
+function checkPathsExist(spec: ParsedRunSpec): void {
+  const paths = [
+    ...spec.readOnly.map((path) => ['read-only path', path] as const),
+    ...spec.files.flatMap((file) => ('source' in file ? [['file to copy in', file.source] as const] : [])),
+    ...(spec.stdin && 'file' in spec.stdin ? [['stdin file', spec.stdin.file] as const] : []),
+  ];
+  for (const [what, path] of paths) {
+    if (!exists(path)) throw new SandboxError('PATH_NOT_FOUND', `${what} does not exist: ${path}`);
+  }
+}
+
+function policyFor(spec: ParsedRunSpec): NativeSpec['seccomp'] {
+  try {
+    return compilePolicy(spec.seccomp.policy, spec.seccomp.allow);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SandboxError('SECCOMP_POLICY', `seccomp policy '${spec.seccomp.policy}': ${reason}`);
+  }
+}
+
+function toNative(spec: ParsedRunSpec, landlockAbi: number): NativeSpec {
+  const env = { ...BASE_ENV, ...spec.env };
+  const kb = 1024;
+  return {
+    argv: spec.argv,
+    env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
+    pathDirs: env.PATH.split(':').filter((dir) => dir.startsWith('/')),
+    readOnly: [...new Set([...defaultReadOnly(), ...spec.readOnly])],
+    copies: spec.files.map((file) =>
+      'source' in file
+        ? { dest: file.path, source: file.source, mode: file.mode ?? (lstatSync(file.source).mode & 0o777) }
+        : { dest: file.path, content: file.content, mode: file.mode },
+    ),
+    ...(spec.stdin && 'file' in spec.stdin ? { stdinFile: spec.stdin.file } : {}),
+    ...(spec.stdin && 'text' in spec.stdin ? { stdinData: spec.stdin.text } : {}),
+    ...(spec.stdin && 'bytes' in spec.stdin ? { stdinData: spec.stdin.bytes } : {}),
+    cpuMs: spec.limits.cpuMs,
+    wallMs: spec.limits.wallMs,
+    memoryBytes: spec.limits.memoryKb * kb,
+    pids: spec.limits.pids,
+    outputBytes: spec.limits.outputKb * kb,
+    fileBytes: spec.limits.fileSizeKb * kb,
+    openFiles: spec.limits.openFiles,
+    stackBytes: spec.limits.stackKb * kb,
+    tmpfsBytes: spec.limits.diskKb * kb,
+    tmpfsInodes: spec.limits.inodes,
+    ...(spec.cpus ? { cpus: spec.cpus } : {}),
+    landlockAbi,
+    seccomp: policyFor(spec),
+  };
+}
+
+export async function run(input: RunSpec, options: RunOptions = {}): Promise<RunResult> {
+  const spec = parseSpec(input);
+  const { landlockAbi, weakened } = requireSandbox(options.allowWeaker ?? allowWeakerFromEnv());
+  checkPathsExist(spec);
+  const raw = await addon.launch(toNative(spec, landlockAbi));
+  const error = raw.error ? { code: ErrorCode.catch('SANDBOX_SETUP').parse(raw.error.code), message: raw.error.message } : undefined;
+  return {
+    status: RunStatus.parse(raw.status),
+    exitCode: raw.exitCode,
+    signal: raw.signal,
+    signalName: raw.signal === null ? null : (signalNames.get(raw.signal) ?? null),
+    cpuMs: Math.round(raw.cpuMs * 1000) / 1000,
+    wallMs: Math.round(raw.wallMs * 1000) / 1000,
+    memoryKb: raw.memoryKb,
+    stdout: raw.stdout.toString('utf8'),
+    stderr: raw.stderr.toString('utf8'),
+    ...(raw.syscall ? { syscall: raw.syscall } : {}),
+    ...(error ? { error } : {}),
+    ...(weakened.length > 0 ? { weakened } : {}),
+  } satisfies RunResult;
+}

@@ -1,0 +1,95 @@
+// One schema per concept: what a run is (RunSpec) and what happened (RunResult).
+// Types, the CLI's --json output and later the API all derive from these.
+import { isAbsolute, normalize } from 'node:path';
+import { z } from 'zod';
+import { ErrorInfo } from './errors.js';
+
+const absolutePath = z
+  .string()
+  .refine((p) => isAbsolute(p) && normalize(p) === p && !p.includes('\0'), 'must be an absolute, normalized path');
+
+// A path inside the work dir: relative, no "..", no empty segments.
+const workPath = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine(
+    (p) => !isAbsolute(p) && p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..') && !p.includes('\0'),
+    'must be a relative path inside the work dir, without ".."',
+  );
+
+export const Limits = z.object({
+  cpuMs: z.number().int().min(1).max(600_000).default(2_000),
+  wallMs: z.number().int().min(1).max(3_600_000).default(5_000),
+  memoryKb: z.number().int().min(4_096).max(64 * 1024 * 1024).default(262_144),
+  pids: z.number().int().min(1).max(4_096).default(64),
+  outputKb: z.number().int().min(1).max(1024 * 1024).default(65_536),
+  fileSizeKb: z.number().int().min(1).max(16 * 1024 * 1024).default(65_536),
+  openFiles: z.number().int().min(8).max(20_000).default(64),
+  stackKb: z.number().int().min(64).max(16 * 1024 * 1024).default(65_536),
+  diskKb: z.number().int().min(64).max(16 * 1024 * 1024).default(65_536),
+  inodes: z.number().int().min(16).max(1_000_000).default(4_096),
+});
+export type Limits = z.infer<typeof Limits>;
+
+export const FileIn = z.union([
+  z.object({ path: workPath, source: absolutePath, mode: z.number().int().min(0).max(0o777).optional() }),
+  z.object({
+    path: workPath,
+    content: z.union([z.string(), z.instanceof(Uint8Array)]),
+    mode: z.number().int().min(0).max(0o777).default(0o644),
+  }),
+]);
+export type FileIn = z.infer<typeof FileIn>;
+
+export const Stdin = z.union([
+  z.object({ file: absolutePath }),
+  z.object({ text: z.string() }),
+  z.object({ bytes: z.instanceof(Uint8Array) }),
+]);
+
+export const RunSpec = z.object({
+  argv: z.array(z.string().min(1).refine((a) => !a.includes('\0'), 'no NUL bytes')).min(1).max(4_096),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a variable name'), z.string()).default({}),
+  limits: Limits.prefault({}),
+  readOnly: z.array(absolutePath).max(256).default([]),
+  files: z.array(FileIn).max(10_000).default([]),
+  stdin: Stdin.optional(),
+  cpus: z.string().regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, 'a cpuset list such as 0-1,3').optional(),
+  seccomp: z
+    .object({
+      policy: z.string().regex(/^[a-z0-9-]+$/).default('default'),
+      allow: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
+    })
+    .prefault({}),
+});
+export type RunSpec = z.input<typeof RunSpec>;
+export type ParsedRunSpec = z.output<typeof RunSpec>;
+
+export const RunStatus = z.enum([
+  'ok',
+  'runtime_error',
+  'time_limit',
+  'wall_time_limit',
+  'memory_limit',
+  'output_limit',
+  'security_violation',
+  'internal_error',
+]);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const RunResult = z.object({
+  status: RunStatus,
+  exitCode: z.number().int().nullable(),
+  signal: z.number().int().nullable(),
+  signalName: z.string().nullable(),
+  cpuMs: z.number(),
+  wallMs: z.number(),
+  memoryKb: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  syscall: z.string().optional(),
+  error: ErrorInfo.optional(),
+  weakened: z.array(z.string()).optional(),
+});
+export type RunResult = z.infer<typeof RunResult>;

@@ -2,14 +2,13 @@
 //
 // init (pid 1 of the new pid namespace) is cloned by the supervisor with CLONE_VM:
 // it shares the Node address space until it exits, so it only makes raw system
-// calls. Still host root, it joins the run's cgroups, builds the root and pivots
-// into it, then enters the slot's user namespace, clones the program
+// calls. Still host root, it builds the root and pivots into it, then enters the slot's user namespace, clones the program
 // (CLONE_VM|CLONE_VFORK, the posix_spawn way), reaps every process of the tree and
 // reports the program's wait status. When init exits the kernel kills whatever is
 // left in the namespace.
 //
-// The program drops everything it will never need (uid, capabilities, rlimits,
-// Landlock, seccomp), then execs.
+// The program joins the run's cgroups, drops everything it will never need (uid,
+// capabilities, rlimits, Landlock, seccomp), then execs.
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,11 +25,6 @@ namespace cb {
 
 namespace {
 
-// Init reports this once the program has exited.
-struct InitReport {
-  int wait_status;
-  uint64_t init_cpu_ns;  // init's own CPU, to subtract from the cgroup's total
-};
 
 // The program's stack lives on init's: init is suspended (CLONE_VFORK) until the
 // program execs, and only then touches its own stack again.
@@ -44,16 +38,6 @@ void signals_reset_to_default() {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     sigaction(sig, &action, nullptr);  // fails harmlessly for the reserved RT signals
   }
-}
-
-// Writing "0" moves the writer itself; the files were opened by the supervisor.
-void join_cgroups(const Plan& plan) {
-  for (int fd : plan.cgroup_procs_fds) {
-    if (write(fd, "0", 1) != 1) child_fail(plan, Layer::Cgroup, "attach", nullptr);
-    close(fd);
-  }
-  // Entered only now, inside the run's cgroup: /proc/self/cgroup shows "/".
-  if (unshare(CLONE_NEWCGROUP) != 0) child_fail(plan, Layer::Cgroup, "unshare", "CLONE_NEWCGROUP");
 }
 
 // The sandbox is built; from here on init is uid 0 of the slot's user namespace
@@ -84,11 +68,17 @@ int reap_until_program_exits(pid_t program) {
   }
 }
 
-uint64_t own_cpu_ns() {
-  struct rusage usage;
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000000ULL +
-         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1000ULL;
+// The program joins the run's cgroups itself, as its first step: writing "0"
+// moves the writer, through files the supervisor opened. Init never joins them —
+// it shares Node's memory, and an OOM kill chosen inside the run's memory cgroup
+// must never be able to pick a process whose memory is Node's. Until its execve
+// the program shares that memory too, but it has charged nothing yet.
+void join_cgroups(const Plan& plan) {
+  for (int fd : plan.cgroup_procs_fds) {
+    if (write(fd, "0", 1) != 1) child_fail(plan, Layer::Cgroup, "attach", nullptr);
+  }
+  // Entered only now, inside the run's cgroup: /proc/self/cgroup shows "/".
+  if (unshare(CLONE_NEWCGROUP) != 0) child_fail(plan, Layer::Cgroup, "unshare", "CLONE_NEWCGROUP");
 }
 
 }  // namespace
@@ -100,7 +90,6 @@ int child_init_main(void* arg) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!fds_close_except(plan.keep_fds.data(), plan.keep_fds.size()))
     child_fail(plan, Layer::Fds, "close_range", nullptr);
-  join_cgroups(plan);
   if (!mount_build_root(plan)) _exit(127);
   if (!uts_set_names(plan)) _exit(127);
   enter_user_namespace(plan);
@@ -112,10 +101,10 @@ int child_init_main(void* arg) {
   close(plan.stdout_fd);
   close(plan.stderr_fd);
   close(plan.notify_sock);
+  for (int fd : plan.cgroup_procs_fds) close(fd);
 
   InitReport report;
   report.wait_status = reap_until_program_exits(program);
-  report.init_cpu_ns = own_cpu_ns();
   ssize_t ignored = write(plan.status_fd, &report, sizeof report);
   (void)ignored;
   _exit(0);
@@ -123,6 +112,7 @@ int child_init_main(void* arg) {
 
 int child_exec_main(void* arg) {
   const Plan& plan = *static_cast<const Plan*>(arg);
+  join_cgroups(plan);
   if (!fds_install_stdio(plan)) _exit(127);
   if (!rlimits_apply(plan)) _exit(127);
   if (!caps_drop_all(plan)) _exit(127);

@@ -24,6 +24,11 @@ struct Failure {
   char what[120];  // step and path, NUL-terminated
 };
 
+// Init reports this once the program has exited.
+struct InitReport {
+  int wait_status;
+};
+
 // Uids inside the user namespace. Init builds the sandbox as host root, then
 // enters the slot's user namespace as 0 (mapped to one host uid); the program runs
 // as 1000 (mapped to another). Distinct host uids stop the program from ptracing

@@ -38,10 +38,6 @@ constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET
 
 std::atomic<uint64_t> run_sequence{0};
 
-struct InitReport {
-  int wait_status;
-  uint64_t init_cpu_ns;
-};
 
 double now_ms() {
   struct timespec ts;
@@ -154,7 +150,7 @@ bool prepare(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result)
   plan.program_host_gid = res.slot.program_host_uid;
   cgroup::Limits limits;
   limits.memory_bytes = spec.memory_bytes;
-  limits.pids = spec.pids + 1;  // init is one of the run's processes
+  limits.pids = spec.pids;
   limits.cpus = spec.cpus;
   std::string name = "run-" + std::to_string(getpid()) + "-" + std::to_string(run_sequence++);
   if (!cgroup::create(name, limits, res.cgroup, error)) return fail(result, "CGROUP", error);
@@ -312,8 +308,7 @@ void finish(const JobSpec& spec, Resources& res, const Watch& watch, JobResult& 
   bool failed = read(res.error_read, &failure, sizeof failure) == sizeof failure;
   bool reported = read(res.status_read, &report, sizeof report) == sizeof report;
   cgroup::Usage usage = cgroup::read_usage(res.cgroup);
-  uint64_t init_cpu = reported ? report.init_cpu_ns : 0;
-  result.cpu_ms = (usage.cpu_ns > init_cpu ? usage.cpu_ns - init_cpu : 0) / 1e6;
+  result.cpu_ms = usage.cpu_ns / 1e6;
   result.memory_kb = usage.memory_peak_bytes / 1024;
   if (failed && watch.reason.empty()) {
     report_failure(failure, result);

@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/supervisor.cc",
         "native/plan.cc",
+        "native/collect.cc",
         "native/child.cc",
         "native/userns.cc",
         "native/clone.cc",

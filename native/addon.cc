@@ -2,7 +2,11 @@
 // Parsing and result building happen on the JS thread; the run itself on a
 // dedicated supervisor thread, which hands its result back through a
 // thread-safe function, so the event loop never blocks and runs overlap freely.
+#include <errno.h>
+#include <fcntl.h>
 #include <napi.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 
 #include <thread>
@@ -92,13 +96,22 @@ JobSpec parse_spec(const Napi::Object& obj) {
   spec.path_dirs = string_array(obj, "pathDirs");
   spec.ro_paths = string_array(obj, "readOnly");
   parse_copies(obj, spec);
-  if (obj.Has("stdinFile")) {
+  // Pipe ends to another sandbox: duplicated now, on the JS thread, so the
+  // caller may close its own as soon as launch() returns.
+  if (obj.Has("stdinFd")) {
+    spec.stdin_kind = StdinKind::Fd;
+    spec.stdin_fd = fcntl(static_cast<int>(number(obj, "stdinFd", 0)), F_DUPFD_CLOEXEC, 3);
+  } else if (obj.Has("stdinFile")) {
     spec.stdin_kind = StdinKind::File;
     spec.stdin_path = string(obj, "stdinFile");
   } else if (obj.Has("stdinData")) {
     spec.stdin_kind = StdinKind::Data;
     spec.stdin_data = bytes(obj.Get("stdinData"));
   }
+  if (obj.Has("stdoutFd")) spec.stdout_fd = fcntl(static_cast<int>(number(obj, "stdoutFd", 0)), F_DUPFD_CLOEXEC, 3);
+  spec.truncate_output = obj.Has("truncateOutput") && obj.Get("truncateOutput").ToBoolean().Value();
+  spec.collect = string_array(obj, "collect");
+  spec.collect_bytes = number(obj, "collectBytes", spec.collect_bytes);
   spec.cpu_ms = number(obj, "cpuMs", spec.cpu_ms);
   spec.wall_ms = number(obj, "wallMs", spec.wall_ms);
   spec.memory_bytes = number(obj, "memoryBytes", spec.memory_bytes);
@@ -126,6 +139,25 @@ Napi::Object result_object(Napi::Env env, const JobResult& r) {
   obj.Set("stdout", Napi::Buffer<char>::Copy(env, r.out.data(), r.out.size()));
   obj.Set("stderr", Napi::Buffer<char>::Copy(env, r.err.data(), r.err.size()));
   if (!r.syscall.empty()) obj.Set("syscall", r.syscall);
+  if (!r.files.empty() || !r.refused.empty()) {
+    Napi::Array files = Napi::Array::New(env, r.files.size());
+    for (size_t i = 0; i < r.files.size(); i++) {
+      Napi::Object file = Napi::Object::New(env);
+      file.Set("path", r.files[i].path);
+      file.Set("mode", r.files[i].mode);
+      file.Set("data", Napi::Buffer<char>::Copy(env, r.files[i].data.data(), r.files[i].data.size()));
+      files.Set(i, file);
+    }
+    Napi::Array refused = Napi::Array::New(env, r.refused.size());
+    for (size_t i = 0; i < r.refused.size(); i++) {
+      Napi::Object file = Napi::Object::New(env);
+      file.Set("path", r.refused[i].path);
+      file.Set("reason", r.refused[i].reason);
+      refused.Set(i, file);
+    }
+    obj.Set("files", files);
+    obj.Set("refused", refused);
+  }
   if (!r.error_code.empty()) {
     Napi::Object error = Napi::Object::New(env);
     error.Set("code", r.error_code);
@@ -202,7 +234,23 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// pipe() → [readFd, writeFd], close-on-exec: connects two sandboxes (an
+// interactor and a solution); the caller closes both after launching them.
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    Napi::Error::New(env, std::string("pipe2: ") + strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, fds[0]);
+  out.Set(1u, fds[1]);
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("launch", Napi::Function::New(env, Launch));
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("configure", Napi::Function::New(env, Configure));

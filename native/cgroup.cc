@@ -107,11 +107,13 @@ bool remove_dir(const std::string& dir) {
   return false;
 }
 
-// Run cgroups are named run-<pid>-<seq>: one whose owner is dead is ours to clean.
-bool owner_is_dead(const std::string& name) {
+// Run cgroups are named run-<pid>-<seq>. The sweep runs before this process
+// starts any run, so one named for a dead process, or for our own pid (reused
+// after a crash), is a leftover.
+bool is_leftover(const std::string& name) {
   if (name.rfind("run-", 0) != 0) return false;
   pid_t owner = static_cast<pid_t>(strtol(name.c_str() + 4, nullptr, 10));
-  return owner > 0 && owner != getpid() && kill(owner, 0) != 0 && errno == ESRCH;
+  return owner > 0 && (owner == getpid() || (kill(owner, 0) != 0 && errno == ESRCH));
 }
 
 }  // namespace
@@ -121,7 +123,7 @@ void sweep_stale(const std::string& parent) {
   if (dir == nullptr) return;
   std::vector<std::string> stale;
   while (struct dirent* entry = readdir(dir)) {
-    if (entry->d_type == DT_DIR && owner_is_dead(entry->d_name)) stale.push_back(parent + "/" + entry->d_name);
+    if (entry->d_type == DT_DIR && is_leftover(entry->d_name)) stale.push_back(parent + "/" + entry->d_name);
   }
   closedir(dir);
   for (const std::string& path : stale) remove_dir(path);

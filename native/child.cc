@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,14 +106,27 @@ int child_init_main(void* arg) {
 
   InitReport report;
   report.wait_status = reap_until_program_exits(program);
+  if (plan.release_fd >= 0) {
+    // Files are to be collected: stop what is left so nothing changes them, keep
+    // the namespaces alive until the supervisor has read them (it closes the pipe).
+    kill(-1, SIGKILL);
+    while (waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
+    }
+  }
   ssize_t ignored = write(plan.status_fd, &report, sizeof report);
   (void)ignored;
+  if (plan.release_fd >= 0) {
+    char byte;
+    while (read(plan.release_fd, &byte, 1) < 0 && errno == EINTR) {
+    }
+  }
   _exit(0);
 }
 
 int child_exec_main(void* arg) {
   const Plan& plan = *static_cast<const Plan*>(arg);
   join_cgroups(plan);
+  umask(022);  // init built the root with 0; the program gets the usual default
   if (!fds_install_stdio(plan)) _exit(127);
   if (!rlimits_apply(plan)) _exit(127);
   if (!caps_drop_all(plan)) _exit(127);

@@ -47,7 +47,7 @@ double now_ms() {
 
 // Everything the supervisor opened for one run, released in one place.
 struct Resources {
-  int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1;
+  int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1, release_write = -1;
   int listener = -1, pidfd = -1;
   void* stack = MAP_FAILED;
   cgroup::Run cgroup;
@@ -55,7 +55,7 @@ struct Resources {
   std::vector<int> child_ends;  // closed right after clone
 
   ~Resources() {
-    for (int fd : {out_read, err_read, error_read, status_read, notify_read, listener, pidfd})
+    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, listener, pidfd})
       if (fd >= 0) close(fd);
     close_child_ends();
     if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
@@ -69,8 +69,10 @@ struct Resources {
 };
 
 struct Watch {
-  std::string reason;  // why the supervisor ended the run: output, seccomp, cpu, wall
+  std::string reason;  // why the supervisor ended the run: output, seccomp, cpu, wall, poll
   std::string syscall;
+  bool reported = false;  // init's report has arrived
+  InitReport report{};
 };
 
 bool fail(JobResult& result, const char* code, const std::string& message) {
@@ -80,13 +82,15 @@ bool fail(JobResult& result, const char* code, const std::string& message) {
   return false;
 }
 
-bool make_pipe(int& read_end, int& write_end, Resources& res) {
+// A pipe between the supervisor and the child; the child's end is closed here
+// right after clone. The supervisor never blocks on its end.
+bool make_pipe(int& supervisor_end, int& child_end, bool child_writes, Resources& res) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return false;
-  read_end = fds[0];
-  write_end = fds[1];
-  res.child_ends.push_back(fds[1]);
-  fcntl(read_end, F_SETFL, O_NONBLOCK);
+  supervisor_end = child_writes ? fds[0] : fds[1];
+  child_end = child_writes ? fds[1] : fds[0];
+  res.child_ends.push_back(child_end);
+  fcntl(supervisor_end, F_SETFL, O_NONBLOCK);
   return true;
 }
 
@@ -97,6 +101,7 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
     return fd;
   }
   if (spec.stdin_kind == StdinKind::None) return open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spec.stdin_kind == StdinKind::Fd) return spec.stdin_fd;
   // A memfd rather than a pipe: no writer to keep fed, and the program may seek.
   int fd = memfd_create("cellblock-stdin", MFD_CLOEXEC);
   size_t done = 0;
@@ -118,8 +123,15 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
 
 bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
   int sock[2];
-  if (!make_pipe(res.out_read, plan.stdout_fd, res) || !make_pipe(res.err_read, plan.stderr_fd, res) ||
-      !make_pipe(res.error_read, plan.error_fd, res) || !make_pipe(res.status_read, plan.status_fd, res) ||
+  bool stdout_given = spec.stdout_fd >= 0;
+  if (stdout_given) {
+    plan.stdout_fd = spec.stdout_fd;
+    res.child_ends.push_back(spec.stdout_fd);
+  }
+  if ((!stdout_given && !make_pipe(res.out_read, plan.stdout_fd, true, res)) ||
+      !make_pipe(res.err_read, plan.stderr_fd, true, res) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
+      !make_pipe(res.status_read, plan.status_fd, true, res) ||
+      (!spec.collect.empty() && !make_pipe(res.release_write, plan.release_fd, false, res)) ||
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)
     return fail(result, "SANDBOX_SETUP", std::string("pipes: ") + strerror(errno));
   res.notify_read = sock[0];
@@ -132,6 +144,7 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
   plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
                    plan.userns_fd};
+  if (plan.release_fd >= 0) plan.keep_fds.push_back(plan.release_fd);
   plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
   return true;
@@ -165,16 +178,34 @@ pid_t clone_init(Plan& plan, Resources& res) {
   return clone_quiet(child_init_main, static_cast<char*>(res.stack) + kInitStackSize, kCloneFlags, &plan);
 }
 
-// Appends what is readable; past the cap, the run is over.
-bool drain(int fd, std::string& into, uint64_t cap) {
+// Appends what is readable up to the cap; false when the cap was passed and the
+// run must stop (with `truncate`, the rest is read and dropped instead).
+bool drain(int fd, std::string& into, uint64_t cap, bool truncate) {
   char buf[65536];
   for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof buf);
     if (n <= 0) return true;
     size_t room = into.size() < cap ? cap - into.size() : 0;
     into.append(buf, std::min<size_t>(room, static_cast<size_t>(n)));
-    if (static_cast<uint64_t>(n) > room) return false;
+    if (static_cast<uint64_t>(n) > room && !truncate) return false;
   }
+}
+
+bool drain_outputs(const JobSpec& spec, Resources& res, JobResult& result) {
+  bool out_ok = drain(res.out_read, result.out, spec.output_bytes, spec.truncate_output);
+  bool err_ok = drain(res.err_read, result.err, spec.output_bytes, spec.truncate_output);
+  return out_ok && err_ok;
+}
+
+// Init has reported: when files are to be collected, its namespaces are still
+// alive (the rest of the tree is dead); read them, then let init exit.
+void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, Watch& watch) {
+  if (watch.reported || read(res.status_read, &watch.report, sizeof watch.report) != sizeof watch.report) return;
+  watch.reported = true;
+  if (res.release_write < 0) return;
+  collect_files(init, spec.collect, spec.collect_bytes, result.files, result.refused);
+  close(res.release_write);
+  res.release_write = -1;
 }
 
 int receive_fd(int sock) {
@@ -216,14 +247,16 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
   double deadline = started + static_cast<double>(spec.wall_ms);
   double cpu_check = started + 2;
   for (;;) {
-    struct pollfd fds[5] = {{res.pidfd, POLLIN, 0}, {res.out_read, POLLIN, 0}, {res.err_read, POLLIN, 0},
-                            {res.notify_read, POLLIN, 0}, {res.listener, POLLIN, 0}};
+    struct pollfd fds[6] = {{res.pidfd, POLLIN, 0},       {res.out_read, POLLIN, 0}, {res.err_read, POLLIN, 0},
+                            {res.notify_read, POLLIN, 0}, {res.listener, POLLIN, 0}, {res.status_read, POLLIN, 0}};
     double now = now_ms();
     int timeout = static_cast<int>(std::max(0.0, std::min(deadline, cpu_check) - now)) + 1;
-    int ready = poll(fds, 5, timeout);
-    if (ready < 0 && errno != EINTR) break;
-    if (fds[1].revents && !drain(res.out_read, result.out, spec.output_bytes)) kill_run("output");
-    if (fds[2].revents && !drain(res.err_read, result.err, spec.output_bytes)) kill_run("output");
+    if (poll(fds, 6, timeout) < 0 && errno != EINTR) {
+      kill_run("poll");  // cannot watch any more: end the run (an internal error), never wait blind
+      break;
+    }
+    if ((fds[1].revents || fds[2].revents) && !drain_outputs(spec, res, result)) kill_run("output");
+    if (fds[5].revents & POLLIN) take_report(spec, init, res, result, watch);
     if (fds[3].revents & POLLIN) {
       res.listener = receive_fd(res.notify_read);
       close(res.notify_read);
@@ -252,8 +285,8 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
   siginfo_t info;
   waitid(P_PID, static_cast<id_t>(init), &info, WEXITED | __WALL);
   result.wall_ms = now_ms() - started;
-  if (!drain(res.out_read, result.out, spec.output_bytes) || !drain(res.err_read, result.err, spec.output_bytes))
-    if (watch.reason.empty()) watch.reason = "output";
+  if (!drain_outputs(spec, res, result) && watch.reason.empty()) watch.reason = "output";
+  take_report(spec, init, res, result, watch);
 }
 
 const char* layer_name(Layer layer) {
@@ -304,9 +337,7 @@ void classify(const JobSpec& spec, const Watch& watch, const InitReport* report,
 
 void finish(const JobSpec& spec, Resources& res, const Watch& watch, JobResult& result) {
   Failure failure;
-  InitReport report;
   bool failed = read(res.error_read, &failure, sizeof failure) == sizeof failure;
-  bool reported = read(res.status_read, &report, sizeof report) == sizeof report;
   cgroup::Usage usage = cgroup::read_usage(res.cgroup);
   result.cpu_ms = usage.cpu_ns / 1e6;
   result.memory_kb = usage.memory_peak_bytes / 1024;
@@ -314,7 +345,7 @@ void finish(const JobSpec& spec, Resources& res, const Watch& watch, JobResult& 
     report_failure(failure, result);
     return;
   }
-  classify(spec, watch, reported ? &report : nullptr, usage, result);
+  classify(spec, watch, watch.reported ? &watch.report : nullptr, usage, result);
 }
 
 }  // namespace

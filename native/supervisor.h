@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "collect.h"
 #include "seccomp.h"
 
 namespace cb {
@@ -19,7 +20,7 @@ struct CopySpec {
   uint32_t mode = 0644;
 };
 
-enum class StdinKind { None, File, Data };
+enum class StdinKind { None, File, Data, Fd };
 
 struct JobSpec {
   std::vector<std::string> argv;
@@ -29,6 +30,10 @@ struct JobSpec {
   std::vector<CopySpec> copies;
   StdinKind stdin_kind = StdinKind::None;
   std::string stdin_path, stdin_data;
+  int stdin_fd = -1, stdout_fd = -1;  // pipes to another sandbox (interactors); owned by the spec
+  bool truncate_output = false;       // past the cap: keep the prefix, do not stop the run
+  std::vector<std::string> collect;   // work dir files to bring back
+  uint64_t collect_bytes = 64ULL << 20;
 
   uint64_t cpu_ms = 1000, wall_ms = 3000;
   uint64_t memory_bytes = 256ULL << 20;
@@ -54,6 +59,8 @@ struct JobResult {
   std::string out, err;
   std::string syscall;
   std::string error_code, error_message;
+  std::vector<CollectedFile> files;
+  std::vector<RefusedFile> refused;
 };
 
 JobResult run_job(const JobSpec& spec);

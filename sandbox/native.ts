@@ -24,6 +24,10 @@ export interface NativeSpec {
   copies: ({ dest: string; mode: number } & ({ source: string } | { content: string | Uint8Array }))[];
   stdinFile?: string;
   stdinData?: string | Uint8Array;
+  stdinFd?: number;
+  stdoutFd?: number;
+  truncateOutput: boolean;
+  collect: string[];
   cpuMs: number;
   wallMs: number;
   memoryBytes: number;
@@ -50,6 +54,8 @@ export interface NativeResult {
   stderr: Buffer;
   syscall?: string;
   error?: { code: string; message: string };
+  files?: { path: string; mode: number; data: Buffer }[];
+  refused?: { path: string; reason: string }[];
 }
 
 export interface NativeProbe {
@@ -64,6 +70,7 @@ export interface NativeProbe {
 
 interface Addon {
   launch(spec: NativeSpec): Promise<NativeResult>;
+  pipe(): [number, number];
   probe(): NativeProbe;
   configure(options: { uidBase?: number }): void;
 }

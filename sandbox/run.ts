@@ -75,6 +75,10 @@ function toNative(spec: ParsedRunSpec, landlockAbi: number): NativeSpec {
     ...(spec.stdin && 'file' in spec.stdin ? { stdinFile: spec.stdin.file } : {}),
     ...(spec.stdin && 'text' in spec.stdin ? { stdinData: spec.stdin.text } : {}),
     ...(spec.stdin && 'bytes' in spec.stdin ? { stdinData: spec.stdin.bytes } : {}),
+    ...(spec.stdin && 'fd' in spec.stdin ? { stdinFd: spec.stdin.fd } : {}),
+    ...(spec.stdoutFd !== undefined ? { stdoutFd: spec.stdoutFd } : {}),
+    truncateOutput: spec.truncateOutput,
+    collect: spec.collect,
     cpuMs: spec.limits.cpuMs,
     wallMs: spec.limits.wallMs,
     memoryBytes: spec.limits.memoryKb * kb,
@@ -110,5 +114,14 @@ export async function run(input: RunSpec, options: RunOptions = {}): Promise<Run
     ...(raw.syscall ? { syscall: raw.syscall } : {}),
     ...(error ? { error } : {}),
     ...(weakened.length > 0 ? { weakened } : {}),
+    ...(raw.files ? { files: raw.files } : {}),
+    ...(raw.refused ? { refused: raw.refused } : {}),
   } satisfies RunResult;
 }
+
+// A pipe connecting two sandboxes (e.g. an interactor and a solution): pass the
+// ends as stdin {fd} / stdoutFd, then close both once both runs have started.
+export const openPipe = (): { read: number; write: number } => {
+  const [read, write] = addon.pipe();
+  return { read, write };
+};

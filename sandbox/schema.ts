@@ -42,10 +42,14 @@ export const FileIn = z.union([
 ]);
 export type FileIn = z.infer<typeof FileIn>;
 
+const fd = z.number().int().min(0).max(1 << 20);
+
 export const Stdin = z.union([
   z.object({ file: absolutePath }),
   z.object({ text: z.string() }),
   z.object({ bytes: z.instanceof(Uint8Array) }),
+  // a pipe end from openPipe(), for interactors; the caller closes it after run() starts
+  z.object({ fd }),
 ]);
 
 export const RunSpec = z.object({
@@ -55,6 +59,12 @@ export const RunSpec = z.object({
   readOnly: z.array(absolutePath).max(256).default([]),
   files: z.array(FileIn).max(10_000).default([]),
   stdin: Stdin.optional(),
+  // stdout to a pipe end from openPipe() instead of being captured
+  stdoutFd: fd.optional(),
+  // past outputKb keep the prefix and go on, instead of stopping with output_limit
+  truncateOutput: z.boolean().default(false),
+  // work dir files to bring back after the run (no link is followed)
+  collect: z.array(workPath).max(1_000).default([]),
   cpus: z.string().regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, 'a cpuset list such as 0-1,3').optional(),
   seccomp: z
     .object({
@@ -91,5 +101,7 @@ export const RunResult = z.object({
   syscall: z.string().optional(),
   error: ErrorInfo.optional(),
   weakened: z.array(z.string()).optional(),
+  files: z.array(z.object({ path: z.string(), mode: z.number().int(), data: z.custom<Buffer>((v) => Buffer.isBuffer(v)) })).optional(),
+  refused: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;

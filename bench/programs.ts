@@ -1,7 +1,7 @@
 // The C programs the benchmark needs, compiled with gcc -O2 into a temp dir at
 // bench time: the launch driver and the two accuracy loads.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +22,12 @@ function compile(dir: string, name: string): string {
   return output;
 }
 
+// Not under /tmp: the sandbox stages its new root on a tmpfs mounted over /tmp,
+// which hides host paths below /tmp from its read-only binds.
+const scratchParent = (): string => (existsSync('/var/tmp') ? '/var/tmp' : tmpdir());
+
 export function compilePrograms(): Programs {
-  const dir = mkdtempSync(join(tmpdir(), 'cellblock-bench-'));
+  const dir = mkdtempSync(join(scratchParent(), 'cellblock-bench-'));
   // mkdtemp makes it 0700; the sandboxed program runs as an unprivileged uid and
   // must be able to reach the binaries bound into its root.
   chmodSync(dir, 0o755);

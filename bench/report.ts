@@ -34,6 +34,7 @@ export interface BenchResults {
 
 const ms = (value: number): string => value.toFixed(value < 10 ? 2 : 1);
 const percent = (fraction: number): string => `${(fraction * 100).toFixed(2)}%`;
+const signedPercent = (fraction: number): string => `${fraction >= 0 ? '+' : '−'}${percent(Math.abs(fraction))}`;
 const times = (ratio: number | null): string => (ratio === null ? '—' : `${ratio.toFixed(2)}×`);
 
 function markdownTable(header: string[], rows: string[][], rightAligned: boolean[]): string {
@@ -132,10 +133,10 @@ export function evaluateTargets(rows: readonly LatencyRow[], cpu: CpuAccuracy, m
   return [
     ...latencyTargets(rows),
     { goal: 'busy loop CPU time: coefficient of variation ≤ 1%', measured: percent(cpu.sandboxCv), pass: cpu.sandboxCv <= 0.01 },
-    { goal: 'busy loop CPU time within 2% of bare rusage', measured: `${percent(cpu.ratio - 1)} off`, pass: Math.abs(cpu.ratio - 1) <= 0.02 },
+    { goal: 'busy loop CPU time within 2% of bare rusage', measured: `${signedPercent(cpu.ratio - 1)} vs bare`, pass: Math.abs(cpu.ratio - 1) <= 0.02 },
     {
       goal: `${memory.mib} MiB peak within 3% of bare max RSS`,
-      measured: `${percent(memory.ratio - 1)} off`,
+      measured: `${signedPercent(memory.ratio - 1)} vs bare`,
       pass: Math.abs(memory.ratio - 1) <= 0.03,
     },
   ];

@@ -11,6 +11,8 @@ export const ErrorCode = z.enum([
   'CGROUP', // the run's cgroup could not be made
   'UNSUPPORTED', // the host lacks something a sandbox needs
   'SANDBOX_SETUP', // any other failure while building the sandbox
+  'UNKNOWN_LANGUAGE', // no profile has this id
+  'LANGUAGE_UNAVAILABLE', // the profile exists, its toolchain is not on this host
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -18,6 +18,9 @@ const workPath = z
     'must be a relative path inside the work dir, without ".."',
   );
 
+// Bytes in memory (a Buffer is one).
+const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes');
+
 export const Limits = z.object({
   cpuMs: z.number().int().min(1).max(600_000).default(2_000),
   wallMs: z.number().int().min(1).max(3_600_000).default(5_000),
@@ -36,7 +39,7 @@ export const FileIn = z.union([
   z.object({ path: workPath, source: absolutePath, mode: z.number().int().min(0).max(0o777).optional() }),
   z.object({
     path: workPath,
-    content: z.union([z.string(), z.instanceof(Uint8Array)]),
+    content: z.union([z.string(), bytes]),
     mode: z.number().int().min(0).max(0o777).default(0o644),
   }),
 ]);
@@ -47,7 +50,7 @@ const fd = z.number().int().min(0).max(1 << 20);
 export const Stdin = z.union([
   z.object({ file: absolutePath }),
   z.object({ text: z.string() }),
-  z.object({ bytes: z.instanceof(Uint8Array) }),
+  z.object({ bytes }),
   // a pipe end from openPipe(), for interactors; the caller closes it after run() starts
   z.object({ fd }),
 ]);
@@ -101,7 +104,7 @@ export const RunResult = z.object({
   syscall: z.string().optional(),
   error: ErrorInfo.optional(),
   weakened: z.array(z.string()).optional(),
-  files: z.array(z.object({ path: z.string(), mode: z.number().int(), data: z.custom<Buffer>((v) => Buffer.isBuffer(v)) })).optional(),
+  files: z.array(z.object({ path: z.string(), mode: z.number().int(), data: bytes })).optional(),
   refused: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;

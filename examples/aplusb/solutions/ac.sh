@@ -1,0 +1,2 @@
+read -r -d '' -a nums
+echo $(( nums[0] + nums[1] ))

@@ -1,0 +1,132 @@
+// Turning a source in some language into something runnable: compiled once in a
+// sandbox (its outputs collected), then run in a fresh sandbox per test.
+import { entryPoint, fill, findLanguage, type Language, type Step } from '../profiles/languages.js';
+import { type FileIn, type Limits, type RunResult, type RunSpec } from '../sandbox/schema.js';
+import { SandboxError } from '../sandbox/errors.js';
+import { run } from '../sandbox/run.js';
+import { type CompileResult, type Program } from './schema.js';
+
+// What a run needs besides its limits and stdin.
+export interface Executable {
+  files: FileIn[];
+  argv: string[];
+  env: Record<string, string>;
+  readOnly: string[];
+  seccompAllow: string[];
+  stepLimits: Partial<Limits>;
+  heapFraction: number;
+}
+
+const COMPILE_MESSAGE_LIMIT = 64 * 1024;
+
+export function requireLanguage(id: string): Language {
+  const language = findLanguage(id);
+  if (!language) throw new SandboxError('UNKNOWN_LANGUAGE', `unknown language '${id}'`);
+  if (!language.available) {
+    throw new SandboxError('LANGUAGE_UNAVAILABLE', `language '${id}' is not available on this host: ${language.reason}`);
+  }
+  return language;
+}
+
+function placeholders(language: Language, source: string): Record<string, string> {
+  const entry = entryPoint(language.profile, source);
+  const values: Record<string, string> = { ...language.vars, ...(entry ? { entry } : {}) };
+  return { ...values, source: fill(language.profile.source, values) };
+}
+
+function stepParts(step: Step, values: Record<string, string>) {
+  return {
+    argv: step.argv.map((part) => fill(part, values)),
+    env: Object.fromEntries(Object.entries(step.env).map(([key, value]) => [key, fill(value, values)])),
+    readOnly: step.readOnly.map((path) => fill(path, values)),
+    seccompAllow: step.seccompAllow,
+    stepLimits: step.limits,
+  };
+}
+
+// The spec for one run of an executable: the caller's limits, the step's
+// overrides, and the memory-derived placeholders ({memoryMb}, {heapMb}).
+export function runSpecFor(executable: Executable, limits: Partial<Limits>, extra: Partial<RunSpec> = {}): RunSpec {
+  const merged = { ...limits, ...executable.stepLimits };
+  const memoryMb = Math.floor((merged.memoryKb ?? 262_144) / 1024);
+  const values = { memoryMb: String(memoryMb), heapMb: String(Math.max(1, Math.floor(memoryMb * executable.heapFraction))) };
+  return {
+    argv: executable.argv.map((part) => fill(part, values)),
+    env: Object.fromEntries(Object.entries(executable.env).map(([key, value]) => [key, fill(value, values)])),
+    readOnly: executable.readOnly,
+    files: executable.files,
+    limits: { ...merged, memoryKb: limits.memoryKb ?? merged.memoryKb },
+    seccomp: { allow: executable.seccompAllow },
+    ...extra,
+  };
+}
+
+const compileMessage = (result: RunResult): string => {
+  const text = `${result.stderr}${result.stdout}`;
+  const reason =
+    result.status === 'ok' ? '' : result.status === 'runtime_error' ? '' : `\n[compiler stopped: ${result.status}${result.error ? `: ${result.error.message}` : ''}]`;
+  return (text.length > COMPILE_MESSAGE_LIMIT ? `${text.slice(0, COMPILE_MESSAGE_LIMIT)}\n[truncated]` : text) + reason;
+};
+
+export interface Compiled {
+  compile: CompileResult;
+  executable?: Executable;
+  // the compiler itself could not run (our fault, not the submission's)
+  internalError?: string;
+}
+
+// Compiles a source (with extra files) once; interpreted languages just carry
+// the source into every run.
+export async function compileSource(
+  languageId: string,
+  source: string,
+  extraFiles: { path: string; content: string }[] = [],
+): Promise<Compiled> {
+  const language = requireLanguage(languageId);
+  const values = placeholders(language, source);
+  const sourceFiles: FileIn[] = [{ path: values.source!, content: source, mode: 0o644 }, ...extraFiles.map((f) => ({ ...f, mode: 0o644 }))];
+  const runStep = stepParts(language.profile.run, values);
+  const executable = (files: FileIn[]): Executable => ({ files, heapFraction: language.profile.heapFraction, ...runStep });
+  const compile = language.profile.compile;
+  if (!compile) return { compile: { status: 'skipped', output: '' }, executable: executable(sourceFiles) };
+
+  const outputs = compile.outputs.map((output) => fill(output, values));
+  const step = stepParts(compile, values);
+  const result = await run({
+    argv: step.argv,
+    env: step.env,
+    readOnly: step.readOnly,
+    files: sourceFiles,
+    limits: step.stepLimits,
+    seccomp: { allow: step.seccompAllow },
+    truncateOutput: true,
+    collect: outputs,
+  });
+  const timing = { cpuMs: result.cpuMs, wallMs: result.wallMs };
+  if (result.status === 'internal_error') {
+    return { compile: { status: 'error', output: '', ...timing }, internalError: `compiler: ${result.error?.message ?? 'failed'}` };
+  }
+  const collected = result.files ?? [];
+  if (result.status !== 'ok' || result.exitCode !== 0 || collected.length !== outputs.length) {
+    return { compile: { status: 'error', output: compileMessage(result), ...timing } };
+  }
+  const artifacts = collected.map((file) => ({ path: file.path, content: file.data, mode: file.mode }));
+  return { compile: { status: 'ok', output: compileMessage(result), ...timing }, executable: executable(artifacts) };
+}
+
+// A checker or interactor: compiled like a submission, or a host executable.
+export async function prepareProgram(program: Program): Promise<Compiled> {
+  if ('executable' in program) {
+    const executable: Executable = {
+      files: [{ path: 'program', source: program.executable, mode: 0o755 }],
+      argv: ['./program'],
+      env: {},
+      readOnly: [],
+      seccompAllow: [],
+      stepLimits: {},
+      heapFraction: 1,
+    };
+    return { compile: { status: 'skipped', output: '' }, executable };
+  }
+  return compileSource(program.language, program.source);
+}

@@ -1,0 +1,134 @@
+// One test: the solution in a fresh sandbox (or beside an interactor, connected
+// by pipes), then the checker; the outcome as a TestResult.
+import { closeSync } from 'node:fs';
+import { openPipe, run } from '../sandbox/run.js';
+import { type Limits, type RunResult } from '../sandbox/schema.js';
+import { capMessage, check, type CheckOutcome } from './checkers.js';
+import { type Executable, runSpecFor } from './program.js';
+import { type ParsedSubmission, type TestCase, type TestResult, type Verdict } from './schema.js';
+
+export interface Prepared {
+  solution: Executable;
+  checker?: Executable;
+  interactor?: Executable;
+}
+
+// What a run's status means for a solution, when it did not simply finish.
+const STOPPED: Partial<Record<RunResult['status'], Verdict>> = {
+  time_limit: 'TLE',
+  wall_time_limit: 'TLE',
+  memory_limit: 'MLE',
+  output_limit: 'OLE',
+  security_violation: 'SV',
+  internal_error: 'IE',
+};
+
+export function stopReason(result: RunResult): string {
+  switch (result.status) {
+    case 'security_violation':
+      return `forbidden system call: ${result.syscall ?? 'unknown'}`;
+    case 'runtime_error':
+      return result.signalName ? `killed by ${result.signalName}` : `exit code ${result.exitCode}`;
+    case 'internal_error':
+      return result.error ? `${result.error.code}: ${result.error.message}` : 'internal error';
+    case 'wall_time_limit':
+      return 'wall-clock limit';
+    default:
+      return result.status.replace(/_/g, ' ');
+  }
+}
+
+export function solutionLimits(submission: ParsedSubmission): Partial<Limits> {
+  const { timeMs, wallMs, memoryKb, outputKb, stackKb, pids } = submission.limits;
+  return {
+    cpuMs: timeMs,
+    wallMs: wallMs ?? Math.max(timeMs * 3, timeMs + 2_000),
+    memoryKb,
+    outputKb,
+    ...(stackKb ? { stackKb } : {}),
+    ...(pids ? { pids } : {}),
+  };
+}
+
+function testResult(name: string, run: RunResult, outcome: CheckOutcome): TestResult {
+  return {
+    name,
+    verdict: outcome.verdict,
+    cpuMs: run.cpuMs,
+    wallMs: run.wallMs,
+    memoryKb: run.memoryKb,
+    exitCode: run.exitCode,
+    signal: run.signalName,
+    message: outcome.message,
+    points: outcome.points,
+  };
+}
+
+async function runPlain(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+  const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin } }));
+  const stopped = result.status === 'ok' ? undefined : (STOPPED[result.status] ?? 'RE');
+  if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 });
+  const outcome = await check(submission.checker, prepared.checker, {
+    input: test.stdin,
+    output: result.stdout,
+    expected: test.expected,
+  });
+  return testResult(test.name, result, outcome);
+}
+
+// testlib interactor exit codes
+const INTERACTOR: Record<number, Verdict> = { 0: 'AC', 1: 'WA', 2: 'PE' };
+
+function interactiveVerdict(solution: RunResult, interactor: RunResult): CheckOutcome {
+  const said = interactor.status === 'ok' || interactor.status === 'runtime_error' ? INTERACTOR[interactor.exitCode ?? -1] : undefined;
+  const message = capMessage((interactor.stderr || interactor.stdout).trim());
+  if (!said) {
+    // the interactor overran its limits, crashed, or said FAIL: ours to fix
+    return { verdict: 'IE', message: capMessage(`interactor failed (${stopReason(interactor)}): ${message}`), points: 0 };
+  }
+  const stopped = STOPPED[solution.status];
+  if (stopped) return { verdict: stopped, message: capMessage(stopReason(solution)), points: 0 };
+  // a wrong answer often ends with the solution killed by SIGPIPE: WA wins
+  if (said !== 'AC') return { verdict: said, message, points: 0 };
+  if (solution.status !== 'ok') return { verdict: 'RE', message: capMessage(stopReason(solution)), points: 0 };
+  return { verdict: 'AC', message, points: 1 };
+}
+
+async function runInteractive(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+  const interactor = prepared.interactor!;
+  const toSolution = openPipe();
+  const toInteractor = openPipe();
+  const limits = solutionLimits(submission);
+  const solutionRun = run(runSpecFor(prepared.solution, limits, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write }));
+  const interactorSpec = runSpecFor(
+    interactor,
+    { cpuMs: limits.cpuMs! * 2 + 1_000, wallMs: limits.wallMs! + 1_000, memoryKb: 524_288, outputKb: 64 },
+    { stdin: { fd: toInteractor.read }, stdoutFd: toSolution.write, truncateOutput: true },
+  );
+  const interactorRun = run({
+    ...interactorSpec,
+    argv: [...interactorSpec.argv, 'input.txt', 'output.txt'],
+    files: [...(interactorSpec.files ?? []), { path: 'input.txt', content: test.stdin }],
+  });
+  // The addon duplicated the ends it needs when run() was called: close ours, so
+  // each side sees end-of-file when the other exits.
+  for (const fd of [toSolution.read, toSolution.write, toInteractor.read, toInteractor.write]) closeSync(fd);
+  const [solution, interactorResult] = await Promise.all([solutionRun, interactorRun]);
+  return testResult(test.name, solution, interactiveVerdict(solution, interactorResult));
+}
+
+export function runTest(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+  return prepared.interactor ? runInteractive(submission, prepared, test) : runPlain(submission, prepared, test);
+}
+
+export const skipped = (name: string): TestResult => ({
+  name,
+  verdict: 'SK',
+  cpuMs: 0,
+  wallMs: 0,
+  memoryKb: 0,
+  exitCode: null,
+  signal: null,
+  message: '',
+  points: 0,
+});

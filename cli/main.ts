@@ -2,16 +2,24 @@
 // The cellblock command: one entry, a sub-command per job.
 import { SandboxError } from '../sandbox/errors.js';
 import { doctorCommand } from './doctor.js';
+import { JUDGE_USAGE, judgeCommand } from './judge.js';
+import { languagesCommand } from './languages.js';
 import { RUN_USAGE, runCommand } from './run.js';
 
 const USAGE = `usage: cellblock <command> [options]
-  run      run one command in a fresh sandbox
-  doctor   check this host's kernel features and cgroups
+  judge      judge a submission against a directory of tests
+  run        run one command in a fresh sandbox
+  languages  list language profiles, their availability and versions
+  doctor     check this host's kernel features and cgroups
+
+${JUDGE_USAGE}
 
 ${RUN_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  judge: judgeCommand,
   run: runCommand,
+  languages: languagesCommand,
   doctor: doctorCommand,
 };
 

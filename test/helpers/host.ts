@@ -11,6 +11,7 @@ export const UID_BASE = 1_500_000_000;
 
 export interface HostProcess {
   pid: number;
+  ppid: number;
   name: string;
   uids: number[];
 }
@@ -23,34 +24,44 @@ function readOrEmpty(path: string): string {
   }
 }
 
-// Every process on the host with any of its uids (real, effective, saved, fs) at
-// or above the sandbox range.
-export function sandboxUidProcesses(base = UID_BASE): HostProcess[] {
+export function hostProcesses(): HostProcess[] {
   const found: HostProcess[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(entry)) continue;
     const status = readOrEmpty(`/proc/${entry}/status`);
     const uidLine = /^Uid:\s+(.+)$/m.exec(status)?.[1];
     if (uidLine === undefined) continue;
-    const uids = uidLine.trim().split(/\s+/).map(Number);
-    if (uids.some((uid) => uid >= base)) {
-      found.push({ pid: Number(entry), name: /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?', uids });
-    }
+    found.push({
+      pid: Number(entry),
+      ppid: Number(/^PPid:\s+(\d+)$/m.exec(status)?.[1] ?? 0),
+      name: /^Name:\s+(.*)$/m.exec(status)?.[1] ?? '?',
+      uids: uidLine.trim().split(/\s+/).map(Number),
+    });
   }
   return found;
 }
 
-// Processes whose parent is `ppid` (by default this test process).
-export function childrenOf(ppid = process.pid): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    const stat = readOrEmpty(`/proc/${entry}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === ppid) children.push(Number(entry));
-  }
-  return children;
+// Every run in a test that looks for leftover processes passes this in its env,
+// so that a process of ours is recognised even if it were no longer below us.
+export const OWNER_ENV = { CELLBLOCK_TEST_OWNER: String(process.pid) };
+const OWNER_MARK = `CELLBLOCK_TEST_OWNER=${process.pid}`;
+
+// Processes on the host running under the sandbox's host uids (any of real,
+// effective, saved, fs uid at or above the range's base) that are ours: below
+// this test process (init is its child, everything else init's descendant) or
+// marked with OWNER_ENV. Other processes on this host may run sandboxes of their
+// own at the same time, under the same uids: those are not ours.
+export function sandboxUidProcesses(base = UID_BASE): HostProcess[] {
+  const all = hostProcesses();
+  const parent = new Map(all.map((p) => [p.pid, p.ppid]));
+  const below = (pid: number): boolean => {
+    for (let at = parent.get(pid), hops = 0; at !== undefined && at > 1 && hops < 1000; at = parent.get(at), hops++) {
+      if (at === process.pid) return true;
+    }
+    return false;
+  };
+  const marked = (pid: number): boolean => readOrEmpty(`/proc/${pid}/environ`).split('\0').includes(OWNER_MARK);
+  return all.filter((p) => p.uids.some((uid) => uid >= base) && (below(p.pid) || marked(p.pid)));
 }
 
 export const CGROUP_V1_ROOT = '/sys/fs/cgroup';

@@ -20,6 +20,8 @@ export async function runChecked(spec: RunSpec): Promise<RunResult> {
     const why = result.error?.message ?? result.stderr.trim();
     throw new Error(`cellblock run of ${spec.argv.join(' ')}: ${result.status}${why ? `: ${why}` : ''}`);
   }
+  // The figures are for every layer on; a weakened run would flatter them.
+  if (result.weakened?.length) throw new Error(`cellblock ran without ${result.weakened.join(', ')}`);
   return result;
 }
 

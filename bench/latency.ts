@@ -80,7 +80,9 @@ function bwrapProblem(driver: string): string | null {
     runDriver(driver, { count: 1, concurrency: 1, warmup: 0, idleMs: 0, argv: BWRAP_ARGV });
     return null;
   } catch (error) {
-    return `failed: ${error instanceof Error ? error.message : String(error)}`;
+    const message = error instanceof Error ? error.message : String(error);
+    // It lands in a table cell: one line, no column separators.
+    return `failed: ${message.replace(/\s+/g, ' ').replace(/\|/g, '/').slice(0, 120)}`;
   }
 }
 
@@ -104,12 +106,14 @@ function labelOf(cell: Cell): string {
 }
 
 function rowOf(cell: Cell, samples: Samples, unavailable: string | null): LatencyRow {
-  const row: LatencyRow = { ...cell, label: labelOf(cell), summary: null };
-  if (unavailable !== null) return { ...row, unavailable };
-  // Runs per second says nothing when most of the time was spent asleep.
-  row.summary = summarize(samples.latenciesNs, cell.idleMs > 0 ? null : samples.elapsedNs);
-  if (samples.reportedWallMs.length > 0) row.reportedWallMedianMs = median(samples.reportedWallMs);
-  return row;
+  if (unavailable !== null) return { ...cell, label: labelOf(cell), summary: null, unavailable };
+  return {
+    ...cell,
+    label: labelOf(cell),
+    // Runs per second says nothing when most of the time was spent asleep.
+    summary: summarize(samples.latenciesNs, cell.idleMs > 0 ? null : samples.elapsedNs),
+    ...(samples.reportedWallMs.length > 0 ? { reportedWallMedianMs: median(samples.reportedWallMs) } : {}),
+  };
 }
 
 export async function measureLatency(plan: LatencyPlan, driver: string, progress: (note: string) => void): Promise<LatencyRow[]> {

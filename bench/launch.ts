@@ -4,6 +4,7 @@
 //
 //   node dist/bench/launch.js [--runs N] [--quick] [--json] [--no-write]
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { measureCpu, measureMemory } from './accuracy.js';
@@ -50,6 +51,7 @@ const progress = (note: string): void => {
 
 async function bench(settings: Settings): Promise<BenchResults> {
   const began = process.hrtime.bigint();
+  const [loadAverage = 0] = loadavg();
   const programs = compilePrograms();
   try {
     const latency = await measureLatency(settings, programs.driver, progress);
@@ -60,6 +62,7 @@ async function bench(settings: Settings): Promise<BenchResults> {
     return {
       date: new Date().toISOString().slice(0, 10),
       durationSeconds: Number(process.hrtime.bigint() - began) / 1e9,
+      loadAverage,
       machine: describeMachine(),
       settings,
       latency,

@@ -24,6 +24,8 @@ export interface Target {
 export interface BenchResults {
   date: string;
   durationSeconds: number;
+  // the 1-minute load average as the benchmark started: other work shares the noise
+  loadAverage: number;
   machine: Machine;
   settings: Settings;
   latency: LatencyRow[];
@@ -164,7 +166,7 @@ export function printedReport(results: BenchResults): string {
     '',
     targetsTable(results.targets),
     '',
-    `Took ${results.durationSeconds.toFixed(0)} s. Only ratios within one run are meaningful on a noisy machine.`,
+    `Took ${results.durationSeconds.toFixed(0)} s; load average ${results.loadAverage.toFixed(2)} at the start. Only ratios within one run are meaningful on a noisy machine.`,
     '',
   ].join('\n');
 }
@@ -212,11 +214,14 @@ export function benchmarksMarkdown(results: BenchResults): string {
 
 Latest figures from \`npm run bench\` (\`node dist/bench/launch.js\`, source in \`bench/\`), measured
 ${results.date} on a ${machineLine(results.machine)}. The whole benchmark took
-${results.durationSeconds.toFixed(0)} s.
+${results.durationSeconds.toFixed(0)} s; the 1-minute load average was ${results.loadAverage.toFixed(2)} as it started.
 
 The machine is a shared VM and noisy: absolute figures move by tens of percent between runs. Only
 ratios between rows of one run are meaningful, which is why every row is measured in the same run,
 interleaved.
+
+A full run rewrites this file. Options: \`--runs N\` (launches per row, default 300), \`--quick\` (a
+smoke run that leaves this file alone), \`--json\` (the results as JSON on stdout), \`--no-write\`.
 
 ## Launch latency
 

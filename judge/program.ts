@@ -1,7 +1,7 @@
 // Turning a source in some language into something runnable: compiled once in a
 // sandbox (its outputs collected), then run in a fresh sandbox per test.
 import { entryPoint, fill, findLanguage, type Language, type Step } from '../profiles/languages.js';
-import { type FileIn, type Limits, type RunResult, type RunSpec } from '../sandbox/schema.js';
+import { type FileIn, type LimitOverrides, type RunResult, type RunSpec } from '../sandbox/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { run } from '../sandbox/run.js';
 import { type CompileResult, type Program } from './schema.js';
@@ -13,8 +13,10 @@ export interface Executable {
   env: Record<string, string>;
   readOnly: string[];
   seccompAllow: string[];
-  stepLimits: Partial<Limits>;
+  stepLimits: LimitOverrides;
   heapFraction: number;
+  // stderr that means the runtime ran out of its memory limit
+  outOfMemory?: RegExp;
 }
 
 const COMPILE_MESSAGE_LIMIT = 64 * 1024;
@@ -44,10 +46,11 @@ function stepParts(step: Step, values: Record<string, string>) {
   };
 }
 
-// The spec for one run of an executable: the caller's limits, the step's
-// overrides, and the memory-derived placeholders ({memoryMb}, {heapMb}).
-export function runSpecFor(executable: Executable, limits: Partial<Limits>, extra: Partial<RunSpec> = {}): RunSpec {
-  const merged = { ...limits, ...executable.stepLimits };
+// The spec for one run of an executable: the step's limits (a runtime's pids and
+// fds) under the caller's (the submission's time and memory), and the
+// memory-derived placeholders ({memoryMb}, {heapMb}).
+export function runSpecFor(executable: Executable, limits: LimitOverrides, extra: Partial<RunSpec> = {}): RunSpec {
+  const merged = { ...executable.stepLimits, ...limits };
   const memoryMb = Math.floor((merged.memoryKb ?? 262_144) / 1024);
   const values = { memoryMb: String(memoryMb), heapMb: String(Math.max(1, Math.floor(memoryMb * executable.heapFraction))) };
   return {
@@ -55,7 +58,7 @@ export function runSpecFor(executable: Executable, limits: Partial<Limits>, extr
     env: Object.fromEntries(Object.entries(executable.env).map(([key, value]) => [key, fill(value, values)])),
     readOnly: executable.readOnly,
     files: executable.files,
-    limits: { ...merged, memoryKb: limits.memoryKb ?? merged.memoryKb },
+    limits: merged,
     seccomp: { allow: executable.seccompAllow },
     ...extra,
   };
@@ -86,7 +89,13 @@ export async function compileSource(
   const values = placeholders(language, source);
   const sourceFiles: FileIn[] = [{ path: values.source!, content: source, mode: 0o644 }, ...extraFiles.map((f) => ({ ...f, mode: 0o644 }))];
   const runStep = stepParts(language.profile.run, values);
-  const executable = (files: FileIn[]): Executable => ({ files, heapFraction: language.profile.heapFraction, ...runStep });
+  const { outOfMemory } = language.profile.run;
+  const executable = (files: FileIn[]): Executable => ({
+    files,
+    heapFraction: language.profile.heapFraction,
+    ...runStep,
+    ...(outOfMemory ? { outOfMemory: new RegExp(outOfMemory) } : {}),
+  });
   const compile = language.profile.compile;
   if (!compile) return { compile: { status: 'skipped', output: '' }, executable: executable(sourceFiles) };
 

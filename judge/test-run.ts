@@ -2,7 +2,7 @@
 // by pipes), then the checker; the outcome as a TestResult.
 import { closeSync } from 'node:fs';
 import { openPipe, run } from '../sandbox/run.js';
-import { type Limits, type RunResult } from '../sandbox/schema.js';
+import { type LimitOverrides, type RunResult } from '../sandbox/schema.js';
 import { capMessage, check, type CheckOutcome } from './checkers.js';
 import { type Executable, runSpecFor } from './program.js';
 import { type ParsedSubmission, type TestCase, type TestResult, type Verdict } from './schema.js';
@@ -38,7 +38,7 @@ export function stopReason(result: RunResult): string {
   }
 }
 
-export function solutionLimits(submission: ParsedSubmission): Partial<Limits> {
+export function solutionLimits(submission: ParsedSubmission): LimitOverrides {
   const { timeMs, wallMs, memoryKb, outputKb, stackKb, pids } = submission.limits;
   return {
     cpuMs: timeMs,
@@ -64,9 +64,16 @@ function testResult(name: string, run: RunResult, outcome: CheckOutcome): TestRe
   };
 }
 
+// How the solution's run ended, when it did not finish normally.
+function stoppedVerdict(solution: Executable, result: RunResult): Verdict | undefined {
+  if (result.status === 'ok') return undefined;
+  if (result.status === 'runtime_error' && solution.outOfMemory?.test(result.stderr)) return 'MLE';
+  return STOPPED[result.status] ?? 'RE';
+}
+
 async function runPlain(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
   const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin } }));
-  const stopped = result.status === 'ok' ? undefined : (STOPPED[result.status] ?? 'RE');
+  const stopped = stoppedVerdict(prepared.solution, result);
   if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 });
   const outcome = await check(submission.checker, prepared.checker, {
     input: test.stdin,
@@ -79,15 +86,15 @@ async function runPlain(submission: ParsedSubmission, prepared: Prepared, test: 
 // testlib interactor exit codes
 const INTERACTOR: Record<number, Verdict> = { 0: 'AC', 1: 'WA', 2: 'PE' };
 
-function interactiveVerdict(solution: RunResult, interactor: RunResult): CheckOutcome {
+function interactiveVerdict(executable: Executable, solution: RunResult, interactor: RunResult): CheckOutcome {
   const said = interactor.status === 'ok' || interactor.status === 'runtime_error' ? INTERACTOR[interactor.exitCode ?? -1] : undefined;
   const message = capMessage((interactor.stderr || interactor.stdout).trim());
   if (!said) {
     // the interactor overran its limits, crashed, or said FAIL: ours to fix
     return { verdict: 'IE', message: capMessage(`interactor failed (${stopReason(interactor)}): ${message}`), points: 0 };
   }
-  const stopped = STOPPED[solution.status];
-  if (stopped) return { verdict: stopped, message: capMessage(stopReason(solution)), points: 0 };
+  const stopped = stoppedVerdict(executable, solution);
+  if (stopped && stopped !== 'RE') return { verdict: stopped, message: capMessage(stopReason(solution)), points: 0 };
   // a wrong answer often ends with the solution killed by SIGPIPE: WA wins
   if (said !== 'AC') return { verdict: said, message, points: 0 };
   if (solution.status !== 'ok') return { verdict: 'RE', message: capMessage(stopReason(solution)), points: 0 };
@@ -114,7 +121,7 @@ async function runInteractive(submission: ParsedSubmission, prepared: Prepared, 
   // each side sees end-of-file when the other exits.
   for (const fd of [toSolution.read, toSolution.write, toInteractor.read, toInteractor.write]) closeSync(fd);
   const [solution, interactorResult] = await Promise.all([solutionRun, interactorRun]);
-  return testResult(test.name, solution, interactiveVerdict(solution, interactorResult));
+  return testResult(test.name, solution, interactiveVerdict(prepared.solution, solution, interactorResult));
 }
 
 export function runTest(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {

@@ -72,10 +72,11 @@ bool make_dir(const std::string& path, Run& run, std::string& error) {
   return true;
 }
 
-bool open_procs(const std::string& dir, Run& run, std::string& error) {
-  int fd = open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+bool open_attach_file(const std::string& dir, const char* file, Run& run, std::string& error) {
+  std::string path = dir + "/" + file;
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
-    error = "cgroup: open " + dir + "/cgroup.procs: " + strerror(errno);
+    error = "cgroup: open " + path + ": " + strerror(errno);
     return false;
   }
   run.procs_fds.push_back(fd);

@@ -38,7 +38,7 @@ struct Usage {
 
 struct Run {
   std::vector<std::string> dirs;   // every cgroup directory we made for this run
-  std::vector<int> procs_fds;      // cgroup.procs of each, opened for init to join
+  std::vector<int> procs_fds;      // where the program joins each (it writes "0")
   std::string cpu_file;            // where CPU usage is read
   std::string memory_dir;          // where peak and OOM kills are read
 };
@@ -58,7 +58,7 @@ bool read_file(const std::string& path, std::string& out);
 uint64_t read_u64(const std::string& path);
 uint64_t read_keyed_u64(const std::string& path, const std::string& key);
 bool make_dir(const std::string& path, Run& run, std::string& error);
-bool open_procs(const std::string& dir, Run& run, std::string& error);
+bool open_attach_file(const std::string& dir, const char* file, Run& run, std::string& error);
 void sweep_stale(const std::string& parent);
 
 namespace v1 {

@@ -1,6 +1,8 @@
 // cgroup v1: one hierarchy per controller. Our parent is <mount>/cellblock in the
 // memory, pids and cpuacct hierarchies (and cpuset when pinning); each run gets a
-// child in each.
+// child in each. The program joins through `tasks`, moving only its one thread:
+// a cgroup.procs write takes the global threadgroup lock, which waits for an RCU
+// grace period (~10 ms here) unless another attach happened just before.
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -78,16 +80,16 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
   std::string bytes = std::to_string(limits.memory_bytes);
   if (!make_dir(memory, run, error) || !write_file(memory + "/memory.limit_in_bytes", bytes, error)) return false;
   if (info.has_swap_limit && !write_file(memory + "/memory.memsw.limit_in_bytes", bytes, error)) return false;
-  if (!open_procs(memory, run, error)) return false;
+  if (!open_attach_file(memory, "tasks", run, error)) return false;
   run.memory_dir = memory;
 
   std::string pids = info.pids + "/" + name;
   if (!make_dir(pids, run, error) || !write_file(pids + "/pids.max", std::to_string(limits.pids), error) ||
-      !open_procs(pids, run, error))
+      !open_attach_file(pids, "tasks", run, error))
     return false;
 
   std::string cpuacct = info.cpuacct + "/" + name;
-  if (!make_dir(cpuacct, run, error) || !open_procs(cpuacct, run, error)) return false;
+  if (!make_dir(cpuacct, run, error) || !open_attach_file(cpuacct, "tasks", run, error)) return false;
   run.cpu_file = cpuacct + "/cpuacct.usage";
 
   if (limits.cpus.empty()) return true;
@@ -99,7 +101,7 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
   std::string mems;
   read_file(info.cpuset + "/cpuset.mems", mems);
   return make_dir(cpuset, run, error) && write_file(cpuset + "/cpuset.cpus", limits.cpus, error) &&
-         write_file(cpuset + "/cpuset.mems", mems, error) && open_procs(cpuset, run, error);
+         write_file(cpuset + "/cpuset.mems", mems, error) && open_attach_file(cpuset, "tasks", run, error);
 }
 
 bool read_cpu_ns(const Run& run, uint64_t& ns) {

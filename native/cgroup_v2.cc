@@ -102,7 +102,7 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
   }
   run.cpu_file = dir + "/cpu.stat";
   run.memory_dir = dir;
-  return open_procs(dir, run, error);
+  return open_attach_file(dir, "cgroup.procs", run, error);
 }
 
 bool read_cpu_ns(const Run& run, uint64_t& ns) {

@@ -31,14 +31,26 @@ namespace {
 // program execs, and only then touches its own stack again.
 constexpr size_t kProgramStackSize = 256 * 1024;
 
+// The kernel's struct sigaction, for raw rt_sigaction: glibc's wrapper refuses
+// signals 32 and 33, whose Node handlers the child inherited.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)();
+  unsigned long long mask;
+};
+
 void signals_reset_to_default() {
-  struct sigaction action;
-  memset(&action, 0, sizeof action);
-  action.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; sig++) {
+  KernelSigaction action{SIG_DFL, 0, nullptr, 0};
+  for (int sig = 1; sig <= 64; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sigaction(sig, &action, nullptr);  // fails harmlessly for the reserved RT signals
+    syscall(SYS_rt_sigaction, sig, &action, nullptr, sizeof action.mask);
   }
+}
+
+void signals_unblock_all() {
+  unsigned long long none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
 }
 
 // The sandbox is built; from here on init is uid 0 of the slot's user namespace
@@ -70,7 +82,8 @@ int reap_until_program_exits(pid_t program) {
 }
 
 // The program joins the run's cgroups itself, as its first step: writing "0"
-// moves the writer, through files the supervisor opened. Init never joins them —
+// moves the writer (v1 `tasks`, v2 `cgroup.procs`), through files the
+// supervisor opened. Init never joins them —
 // it shares Node's memory, and an OOM kill chosen inside the run's memory cgroup
 // must never be able to pick a process whose memory is Node's. Until its execve
 // the program shares that memory too, but it has charged nothing yet.
@@ -139,9 +152,7 @@ int child_exec_main(void* arg) {
   if (!fds_send_fd(plan.notify_sock, listener)) child_fail(plan, Layer::Seccomp, "sendmsg", "listener");
   close(listener);
 
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signals_unblock_all();
   int first_errno = ENOENT;
   for (const std::string& path : plan.exec_candidates) {
     execve(path.c_str(), plan.argv_ptrs.data(), plan.envp_ptrs.data());

@@ -8,11 +8,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,32 +21,21 @@ namespace cb {
 
 namespace {
 
-constexpr unsigned long kLockedFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME | MS_RELATIME;
-
-// A path inside the staging root: "/tmp" + suffix, in a caller's buffer.
+// A path inside the staging root, in a caller's buffer.
 const char* staged(char (&buf)[512], const char* suffix) {
   char* p = str_append(buf, buf + sizeof buf, kStaging);
   str_append(p, buf + sizeof buf, suffix);
   return buf;
 }
 
-// Flags a user namespace may not clear on a mount it did not create: keep them.
-unsigned long current_mount_flags(const char* path) {
-  struct statfs info;
-  if (statfs(path, &info) != 0) return 0;
-  unsigned long flags = 0;
-  if (info.f_flags & ST_NOSUID) flags |= MS_NOSUID;
-  if (info.f_flags & ST_NODEV) flags |= MS_NODEV;
-  if (info.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
-  if (info.f_flags & ST_NOATIME) flags |= MS_NOATIME;
-  if (info.f_flags & ST_NODIRATIME) flags |= MS_NODIRATIME;
-  if (info.f_flags & ST_RELATIME) flags |= MS_RELATIME;
-  return flags & kLockedFlags;
-}
-
-bool remount_bind(const Plan& plan, const char* path, unsigned long add) {
-  unsigned long flags = MS_REMOUNT | MS_BIND | add | current_mount_flags(path);
-  if (mount(nullptr, path, nullptr, flags, nullptr) != 0) child_fail(plan, Layer::Mount, "remount", path);
+// Sets mount flags on a mount and, with `recursive`, on every mount below it (a
+// read-only bind of /usr stays read-only all the way down).
+bool set_mount_attrs(const Plan& plan, const char* path, uint64_t attrs, bool recursive) {
+  struct mount_attr attr;
+  memset(&attr, 0, sizeof attr);
+  attr.attr_set = attrs;
+  if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr) != 0)
+    child_fail(plan, Layer::Mount, "mount_setattr", path);
   return true;
 }
 
@@ -70,7 +58,21 @@ bool create_dirs(const Plan& plan) {
   return true;
 }
 
+// mkdir -p of a path's parents (the path itself is left alone).
+bool make_parents(const Plan& plan, const char* path) {
+  char buf[512];
+  str_append(buf, buf + sizeof buf, path);
+  for (char* p = buf + 1; *p != '\0'; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) child_fail(plan, Layer::Mount, "mkdir", buf);
+    *p = '/';
+  }
+  return true;
+}
+
 bool create_mount_point(const Plan& plan, const Bind& bind) {
+  make_parents(plan, bind.target.c_str());
   if (bind.is_dir) {
     if (mkdir(bind.target.c_str(), 0755) != 0 && errno != EEXIST)
       child_fail(plan, Layer::Mount, "mkdir", bind.target.c_str());
@@ -82,20 +84,21 @@ bool create_mount_point(const Plan& plan, const Bind& bind) {
   return true;
 }
 
-bool bind_one(const Plan& plan, const Bind& bind, unsigned long add) {
+bool bind_one(const Plan& plan, const Bind& bind, uint64_t attrs) {
   create_mount_point(plan, bind);
   if (mount(bind.source.c_str(), bind.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     child_fail(plan, Layer::Mount, "bind", bind.target.c_str());
-  return remount_bind(plan, bind.target.c_str(), add);
+  return set_mount_attrs(plan, bind.target.c_str(), attrs, true);
 }
 
 bool bind_read_only(const Plan& plan) {
-  for (const Bind& bind : plan.binds) bind_one(plan, bind, MS_RDONLY | MS_NOSUID | MS_NODEV);
+  for (const Bind& bind : plan.binds) bind_one(plan, bind, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   return true;
 }
 
 bool create_symlinks(const Plan& plan) {
   for (const Symlink& link : plan.symlinks) {
+    make_parents(plan, link.path.c_str());
     if (symlink(link.target.c_str(), link.path.c_str()) != 0 && errno != EEXIST)
       child_fail(plan, Layer::Mount, "symlink", link.path.c_str());
   }
@@ -144,7 +147,7 @@ bool mount_proc(const Plan& plan) {
   char sys[512];
   staged(sys, "/proc/sys");
   if (mount(sys, sys, nullptr, MS_BIND | MS_REC, nullptr) != 0) child_fail(plan, Layer::Proc, "bind", sys);
-  return remount_bind(plan, sys, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  return set_mount_attrs(plan, sys, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, true);
 }
 
 bool build_dev(const Plan& plan) {
@@ -153,7 +156,7 @@ bool build_dev(const Plan& plan) {
   if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755") != 0)
     child_fail(plan, Layer::Dev, "tmpfs", dev);
   // Only these host device nodes, bound one by one; nothing else is reachable.
-  for (const Bind& bind : plan.dev_binds) bind_one(plan, bind, MS_NOSUID | MS_NOEXEC);
+  for (const Bind& bind : plan.dev_binds) bind_one(plan, bind, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
   const char* links[][2] = {{"/proc/self/fd", "/dev/fd"},
                             {"/proc/self/fd/0", "/dev/stdin"},
                             {"/proc/self/fd/1", "/dev/stdout"},
@@ -162,7 +165,7 @@ bool build_dev(const Plan& plan) {
     char path[512];
     if (symlink(link[0], staged(path, link[1])) != 0) child_fail(plan, Layer::Dev, "symlink", path);
   }
-  return remount_bind(plan, dev, MS_RDONLY | MS_NOSUID | MS_NOEXEC);
+  return set_mount_attrs(plan, dev, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, false);
 }
 
 // One tmpfs holds both the work dir and /tmp, so one byte and inode limit covers
@@ -233,7 +236,7 @@ bool pivot_into_root(const Plan& plan) {
   if (syscall(SYS_pivot_root, ".", ".") != 0) child_fail(plan, Layer::Mount, "pivot_root", kStaging);
   if (umount2(".", MNT_DETACH) != 0) child_fail(plan, Layer::Mount, "umount", "old root");
   if (chdir("/") != 0) child_fail(plan, Layer::Mount, "chdir", "/");
-  remount_bind(plan, "/", MS_RDONLY | MS_NOSUID | MS_NODEV);
+  set_mount_attrs(plan, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, false);
   if (chdir(kWorkDir) != 0) child_fail(plan, Layer::Mount, "chdir", kWorkDir);
   return true;
 }
@@ -246,13 +249,14 @@ bool mount_build_root(const Plan& plan) {
   char root[512];
   mount_tmpfs(plan, staged(root, ""), "size=1m,nr_inodes=4096,mode=0755");
   create_dirs(plan);
-  create_symlinks(plan);
   write_generated_files(plan);
+  // The work dir and /tmp first: a read-only path under /tmp then lands on top.
+  mount_work_dir(plan);
+  copy_in_files(plan);
+  create_symlinks(plan);
   bind_read_only(plan);
   mount_proc(plan);
   build_dev(plan);
-  mount_work_dir(plan);
-  copy_in_files(plan);
   return pivot_into_root(plan);
 }
 

@@ -21,15 +21,6 @@ std::string parent_of(const std::string& path) {
   return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
-// Adds every ancestor of `path` below "/" (parents first), skipping known ones.
-void add_parents(const std::string& path, std::vector<std::string>& dirs, std::set<std::string>& seen) {
-  std::vector<std::string> chain;
-  for (std::string dir = parent_of(path); dir != "/"; dir = parent_of(dir)) chain.push_back(dir);
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    if (seen.insert(*it).second) dirs.push_back(staged(*it));
-  }
-}
-
 const char* const kPasswd =
     "root:x:0:0:root:/root:/bin/sh\n"
     "box:x:1000:1000:box:/box:/bin/sh\n"
@@ -37,11 +28,8 @@ const char* const kPasswd =
 const char* const kGroup = "root:x:0:\nbox:x:1000:\nnogroup:x:65534:\n";
 const char* const kHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost\n";
 
-void add_skeleton(Plan& plan, std::set<std::string>& seen) {
-  for (const char* dir : {"/etc", "/proc", "/dev", "/box", "/tmp"}) {
-    seen.insert(dir);
-    plan.dirs.push_back(staged(dir));
-  }
+void add_skeleton(Plan& plan) {
+  for (const char* dir : {"/etc", "/proc", "/dev", "/box", "/tmp"}) plan.dirs.push_back(staged(dir));
   plan.files = {{staged("/etc/passwd"), kPasswd},
                 {staged("/etc/group"), kGroup},
                 {staged("/etc/hosts"), kHosts},
@@ -59,7 +47,7 @@ void add_skeleton(Plan& plan, std::set<std::string>& seen) {
   }
 }
 
-bool add_read_only(Plan& plan, std::vector<std::string> paths, std::set<std::string>& seen, std::string& error) {
+bool add_read_only(Plan& plan, std::vector<std::string> paths, std::string& error) {
   // Parents before children, so a nested bind lands on top of its parent's.
   std::sort(paths.begin(), paths.end());
   paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
@@ -69,7 +57,6 @@ bool add_read_only(Plan& plan, std::vector<std::string> paths, std::set<std::str
       error = "read-only path does not exist: " + path;
       return false;
     }
-    add_parents(path, plan.dirs, seen);
     if (S_ISLNK(info.st_mode)) {
       char target[4096];
       ssize_t n = readlink(path.c_str(), target, sizeof target - 1);
@@ -146,9 +133,8 @@ void add_landlock(Plan& plan, const JobSpec& spec) {
 }  // namespace
 
 bool build_plan(const JobSpec& spec, Plan& plan, std::string& error) {
-  std::set<std::string> seen;
-  add_skeleton(plan, seen);
-  if (!add_read_only(plan, spec.ro_paths, seen, error)) return false;
+  add_skeleton(plan);
+  if (!add_read_only(plan, spec.ro_paths, error)) return false;
   add_work_files(plan, spec);
   add_exec(plan, spec);
   add_rlimits(plan, spec);

@@ -36,9 +36,9 @@ struct InitReport {
 constexpr uid_t kInitUid = 0;
 constexpr uid_t kProgramUid = 1000;
 constexpr const char* kWorkDir = "/box";
-// Where the new root is assembled inside the private mount namespace: the host
-// path is only shadowed in our namespace and always exists.
-constexpr const char* kStaging = "/tmp";
+// Where the new root is assembled inside the private mount namespace: a directory
+// of ours, so the tmpfs mounted on it shadows no host path a spec may name.
+constexpr const char* kStaging = "/run/cellblock/root";
 
 // A read-only bind of a host path (init builds the root while still host root,
 // so paths under a 0700 /root, e.g. /root/.rustup, can be bound too).

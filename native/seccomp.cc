@@ -127,6 +127,12 @@ std::shared_ptr<const Program> compile(const Policy& policy, std::string& error)
 }
 
 std::string syscall_name(uint32_t arch, int nr) {
+  // x32 calls arrive with the x86_64 arch and bit 30 set in the number
+  constexpr int kX32Bit = 0x40000000;
+  if (arch == SCMP_ARCH_X86_64 && (nr & kX32Bit) != 0) {
+    arch = SCMP_ARCH_X32;
+    nr &= ~kX32Bit;
+  }
   char* name = seccomp_syscall_resolve_num_arch(arch, nr);
   std::string result = name != nullptr ? name : "syscall_" + std::to_string(nr);
   free(name);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 #include "cgroup.h"
 #include "clone.h"
@@ -96,12 +98,22 @@ bool make_pipe(int& supervisor_end, int& child_end, bool child_writes, Resources
 
 int open_stdin(const JobSpec& spec, JobResult& result) {
   if (spec.stdin_kind == StdinKind::File) {
-    int fd = open(spec.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(result, "PATH_NOT_FOUND", "stdin file: " + spec.stdin_path + ": " + strerror(errno));
+    int fd = open(spec.stdin_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat info;
+    if (fd < 0) {
+      fail(result, "PATH_NOT_FOUND", "stdin file: " + spec.stdin_path + ": " + strerror(errno));
+    } else if (fstat(fd, &info) != 0 || !(S_ISREG(info.st_mode) || S_ISFIFO(info.st_mode))) {
+      // a directory fd would be a handle on the host's tree
+      fail(result, "PATH_NOT_FOUND", "stdin file: " + spec.stdin_path + ": not a regular file or a pipe");
+      close(fd);
+      fd = -1;
+    } else {
+      fcntl(fd, F_SETFL, 0);
+    }
     return fd;
   }
   if (spec.stdin_kind == StdinKind::None) return open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spec.stdin_kind == StdinKind::Fd) return spec.stdin_fd;
+  if (spec.stdin_kind == StdinKind::Fd) return spec.stdin_fd;  // closed by run_job
   // A memfd rather than a pipe: no writer to keep fed, and the program may seek.
   int fd = memfd_create("cellblock-stdin", MFD_CLOEXEC);
   size_t done = 0;
@@ -124,10 +136,7 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
 bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
   int sock[2];
   bool stdout_given = spec.stdout_fd >= 0;
-  if (stdout_given) {
-    plan.stdout_fd = spec.stdout_fd;
-    res.child_ends.push_back(spec.stdout_fd);
-  }
+  if (stdout_given) plan.stdout_fd = spec.stdout_fd;  // closed by run_job
   if ((!stdout_given && !make_pipe(res.out_read, plan.stdout_fd, true, res)) ||
       !make_pipe(res.err_read, plan.stderr_fd, true, res) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
       !make_pipe(res.status_read, plan.status_fd, true, res) ||
@@ -139,7 +148,7 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
   res.child_ends.push_back(sock[1]);
   plan.stdin_fd = open_stdin(spec, result);
   if (plan.stdin_fd < 0) return false;
-  res.child_ends.push_back(plan.stdin_fd);
+  if (spec.stdin_kind != StdinKind::Fd) res.child_ends.push_back(plan.stdin_fd);
   plan.userns_fd = res.slot.fd;
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
   plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
@@ -150,8 +159,21 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
   return true;
 }
 
+// The staging directory init mounts the new root on (in its own namespace).
+bool ensure_staging_dir(JobResult& result) {
+  static std::once_flag once;
+  static int err = 0;
+  std::call_once(once, [] {
+    for (const char* dir : {"/run/cellblock", kStaging}) {
+      if (mkdir(dir, 0755) != 0 && errno != EEXIST) err = errno;
+    }
+  });
+  return err == 0 || fail(result, "SANDBOX_SETUP", std::string("mkdir ") + kStaging + ": " + strerror(err));
+}
+
 bool prepare(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
   std::string error;
+  if (!ensure_staging_dir(result)) return false;
   if (!build_plan(spec, plan, error)) return fail(result, "PATH_NOT_FOUND", error);
   auto program = seccomp::compile(spec.policy, error);
   if (program == nullptr) return fail(result, "SECCOMP_POLICY", error);
@@ -179,16 +201,24 @@ pid_t clone_init(Plan& plan, Resources& res) {
 }
 
 // Appends what is readable up to the cap; false when the cap was passed and the
-// run must stop (with `truncate`, the rest is read and dropped instead).
-bool drain(int fd, std::string& into, uint64_t cap, bool truncate) {
+// run must stop (with `truncate`, the rest is read and dropped instead). At end
+// of file the fd is closed, so a program that closes its stdout cannot make
+// poll() return at once forever.
+bool drain(int& fd, std::string& into, uint64_t cap, bool truncate) {
   char buf[65536];
-  for (;;) {
-    ssize_t n = fd < 0 ? 0 : read(fd, buf, sizeof buf);
-    if (n <= 0) return true;
+  while (fd >= 0) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) return true;  // EAGAIN: nothing more for now
+    if (n == 0) {
+      close(fd);
+      fd = -1;
+      return true;
+    }
     size_t room = into.size() < cap ? cap - into.size() : 0;
     into.append(buf, std::min<size_t>(room, static_cast<size_t>(n)));
     if (static_cast<uint64_t>(n) > room && !truncate) return false;
   }
+  return true;
 }
 
 bool drain_outputs(const JobSpec& spec, Resources& res, JobResult& result) {
@@ -271,6 +301,9 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
       if (seccomp::receive_notification(res.listener, arch, nr) && watch.syscall.empty())
         watch.syscall = seccomp::syscall_name(arch, nr);
       kill_run("seccomp");
+    } else if (fds[4].revents & (POLLHUP | POLLERR)) {
+      close(res.listener);  // the program and its tree are gone
+      res.listener = -1;
     }
     if (fds[0].revents) break;  // init has exited
     now = now_ms();
@@ -314,15 +347,17 @@ void classify(const JobSpec& spec, const Watch& watch, const InitReport* report,
   } else if (!watch.reason.empty()) {
     result.signal = SIGKILL;
   }
+  // Signals the program can raise itself count only with the kernel's evidence:
+  // SIGSYS only with a listener notification, SIGXCPU only past the CPU limit.
   bool over_cpu = result.cpu_ms > static_cast<double>(spec.cpu_ms);
-  if (watch.reason == "seccomp" || result.signal == SIGSYS) {
+  if (watch.reason == "seccomp") {
     result.status = "security_violation";
     result.syscall = watch.syscall.empty() ? "unknown" : watch.syscall;
   } else if (watch.reason == "output" || result.signal == SIGXFSZ) {
     result.status = "output_limit";
   } else if (usage.oom_kills > 0) {
     result.status = "memory_limit";
-  } else if (watch.reason == "cpu" || result.signal == SIGXCPU || over_cpu) {
+  } else if (watch.reason == "cpu" || over_cpu) {
     result.status = "time_limit";
   } else if (watch.reason == "wall") {
     result.status = "wall_time_limit";
@@ -354,6 +389,9 @@ JobResult run_job(const JobSpec& spec) {
   JobResult result;
   Plan plan;
   Resources res;
+  // Pipe ends handed over by the caller are ours to close, whatever happens.
+  if (spec.stdin_kind == StdinKind::Fd) res.child_ends.push_back(spec.stdin_fd);
+  if (spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
   if (!prepare(spec, plan, res, result)) return result;
   double started = now_ms();
   pid_t init = clone_init(plan, res);

@@ -2,8 +2,9 @@
 // id and 1000 to another, both in a range that owns nothing on the host, with
 // setgroups denied. Creating a namespace and writing its maps costs a clone and
 // three writes; doing it once per slot instead of once per run keeps launches
-// cheap. A slot is held by one run at a time, so no two concurrent runs share a
-// host uid.
+// cheap. A slot is held by one run at a time, and a slot number by one process
+// on the host at a time (an flock on /run/cellblock/slots/<n>, released when the
+// process dies), so no two concurrent runs anywhere on the host share a host uid.
 #include "userns.h"
 
 #include <errno.h>
@@ -11,23 +12,50 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <mutex>
 
 #include "clone.h"
+#include "sandbox.h"
 #include <vector>
 
 namespace cb::userns {
 
 namespace {
 
+constexpr const char* kSlotLockDir = "/run/cellblock/slots";
+
 std::mutex slots_mutex;
 std::vector<Slot> free_slots;
-int next_index = 0;
+std::vector<int> slot_locks;  // one per slot number this process holds, for its life
 uid_t range_base = 1500000000;
+
+// The lowest slot number no process on the host holds; its lock is kept.
+bool claim_slot_number(int& index, std::string& error) {
+  mkdir("/run/cellblock", 0755);
+  mkdir(kSlotLockDir, 0755);
+  for (int n = 0; n < 1 << 20; n++) {
+    std::string path = std::string(kSlotLockDir) + "/" + std::to_string(n);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error = "userns: open " + path + ": " + strerror(errno);
+      return false;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      slot_locks.push_back(fd);
+      index = n;
+      return true;
+    }
+    close(fd);  // held by another process, or by us already (a separate open file)
+  }
+  error = "userns: no free slot number";
+  return false;
+}
 
 bool write_proc(pid_t pid, const char* file, const std::string& text, std::string& error) {
   std::string path = "/proc/" + std::to_string(pid) + "/" + file;
@@ -42,7 +70,9 @@ bool write_proc(pid_t pid, const char* file, const std::string& text, std::strin
 // taken a reference; runs in the supervisor's memory, so only raw calls.
 int hold_namespace(void* arg) {
   const int* pipe_fds = static_cast<int*>(arg);
-  close(pipe_fds[1]);  // our copy of the write end, or EOF would never come
+  // Every other fd goes, write ends of this pipe (ours) and of other slots'
+  // pipes (inherited from Node's table) alike, or EOF would never come.
+  fds_close_except(&pipe_fds[0], 1);
   char byte;
   while (read(pipe_fds[0], &byte, 1) < 0 && errno == EINTR) {
   }
@@ -93,29 +123,22 @@ uid_t base() {
 }
 
 bool acquire(Slot& slot, std::string& error) {
-  {
-    std::lock_guard<std::mutex> lock(slots_mutex);
-    if (!free_slots.empty()) {
-      slot = free_slots.back();
-      free_slots.pop_back();
-      return true;
-    }
-    slot.index = next_index++;
-    slot.init_host_uid = range_base + 2 * static_cast<uid_t>(slot.index);
-    slot.program_host_uid = slot.init_host_uid + 1;
+  // Serialised: slots are made rarely (once per level of concurrency reached).
+  std::lock_guard<std::mutex> lock(slots_mutex);
+  if (!free_slots.empty()) {
+    slot = free_slots.back();
+    free_slots.pop_back();
+    return true;
   }
-  if (create_namespace(slot, error)) return true;
-  release(slot);
-  return false;
+  if (!claim_slot_number(slot.index, error)) return false;
+  slot.init_host_uid = range_base + 2 * static_cast<uid_t>(slot.index);
+  slot.program_host_uid = slot.init_host_uid + 1;
+  // On failure the slot number stays claimed but unused: a later run takes the next.
+  return create_namespace(slot, error);
 }
 
 void release(const Slot& slot) {
-  if (slot.fd < 0) {
-    // A slot whose namespace could not be made is retried from scratch next time.
-    std::lock_guard<std::mutex> lock(slots_mutex);
-    if (slot.index == next_index - 1) next_index--;
-    return;
-  }
+  if (slot.fd < 0) return;
   std::lock_guard<std::mutex> lock(slots_mutex);
   free_slots.push_back(slot);
 }

@@ -1,11 +1,11 @@
 // Language profiles are data (profiles/languages/<id>.json), validated here at
 // load. A profile whose toolchain is missing on this host loads as unavailable,
 // never as an error.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { Limits } from '../sandbox/schema.js';
+import { LimitOverrides } from '../sandbox/schema.js';
 
 // Placeholders in argv, env values and paths: {source}, {entry}, {memoryMb},
 // {heapMb}, and the profile's own vars (toolchain locations found at load).
@@ -16,7 +16,7 @@ const Step = z.object({
   readOnly: z.array(Template).default([]),
   env: z.record(z.string(), Template).default({}),
   // limits the step overrides (compilers get their own; runtimes their pids)
-  limits: Limits.partial().default({}),
+  limits: LimitOverrides.default({}),
   seccompAllow: z.array(z.string().regex(/^[a-z0-9_]+$/)).default([]),
 });
 
@@ -31,7 +31,12 @@ export const LanguageProfile = z.object({
   // toolchain locations: the first match of a glob, found at load
   vars: z.record(z.string().regex(/^[a-zA-Z]+$/), z.object({ glob: z.string() })).default({}),
   compile: Step.extend({ outputs: z.array(Template).min(1) }).optional(),
-  run: Step,
+  run: Step.extend({
+    // a runtime that fails its own allocation (the JVM's heap, V8's, Python's
+    // MemoryError) exits with an error instead of being OOM-killed: this pattern
+    // on stderr makes such an exit a memory-limit verdict
+    outOfMemory: z.string().optional(),
+  }),
   // the JVM, V8 and Go reserve address space freely: memory is limited by the
   // cgroup only, and the heap flag derives from the limit with this fraction
   heapFraction: z.number().min(0.1).max(1).default(1),
@@ -83,15 +88,10 @@ function resolveVars(profile: LanguageProfile): Record<string, string> | string 
 }
 
 function detectVersion(profile: LanguageProfile, vars: Record<string, string>): string | undefined {
-  try {
-    const [command, ...args] = profile.version.argv.map((part) => fill(part, vars));
-    const output = execFileSync(command!, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    return new RegExp(profile.version.pattern).exec(output)?.[1];
-  } catch (error) {
-    // some toolchains print their version on stderr
-    const stderr = (error as { stderr?: unknown }).stderr;
-    return typeof stderr === 'string' ? new RegExp(profile.version.pattern).exec(stderr)?.[1] : undefined;
-  }
+  const [command, ...args] = profile.version.argv.map((part) => fill(part, vars));
+  const answer = spawnSync(command!, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  // some toolchains print their version on stderr
+  return new RegExp(profile.version.pattern).exec(`${answer.stdout ?? ''}\n${answer.stderr ?? ''}`)?.[1];
 }
 
 // Every absolute path a profile's programs start from must exist on this host.

@@ -31,7 +31,9 @@ export const defaultReadOnly = (): string[] => (baseReadOnly ??= BASE_READ_ONLY.
 
 const BASE_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/box', LANG: 'C.UTF-8' };
 
-const signalNames = new Map<number, string>(Object.entries(constants.signals).map(([name, num]) => [num, name]));
+// The first name of each number (SIGABRT, not its alias SIGIOT).
+const signalNames = new Map<number, string>();
+for (const [name, num] of Object.entries(constants.signals)) if (!signalNames.has(num)) signalNames.set(num, name);
 
 export function parseSpec(input: RunSpec): ParsedRunSpec {
   const parsed = RunSpec.safeParse(input);

@@ -21,19 +21,39 @@ const workPath = z
 // Bytes in memory (a Buffer is one).
 const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'expected bytes');
 
-export const Limits = z.object({
-  cpuMs: z.number().int().min(1).max(600_000).default(2_000),
-  wallMs: z.number().int().min(1).max(3_600_000).default(5_000),
-  memoryKb: z.number().int().min(4_096).max(64 * 1024 * 1024).default(262_144),
-  pids: z.number().int().min(1).max(4_096).default(64),
-  outputKb: z.number().int().min(1).max(1024 * 1024).default(65_536),
-  fileSizeKb: z.number().int().min(1).max(16 * 1024 * 1024).default(65_536),
-  openFiles: z.number().int().min(8).max(20_000).default(64),
-  stackKb: z.number().int().min(64).max(16 * 1024 * 1024).default(65_536),
-  diskKb: z.number().int().min(64).max(16 * 1024 * 1024).default(65_536),
-  inodes: z.number().int().min(16).max(1_000_000).default(4_096),
+const LimitFields = z.object({
+  cpuMs: z.number().int().min(1).max(600_000),
+  wallMs: z.number().int().min(1).max(3_600_000),
+  memoryKb: z.number().int().min(4_096).max(64 * 1024 * 1024),
+  pids: z.number().int().min(1).max(4_096),
+  outputKb: z.number().int().min(1).max(1024 * 1024),
+  fileSizeKb: z.number().int().min(1).max(16 * 1024 * 1024),
+  openFiles: z.number().int().min(8).max(20_000),
+  stackKb: z.number().int().min(64).max(16 * 1024 * 1024),
+  diskKb: z.number().int().min(64).max(16 * 1024 * 1024),
+  inodes: z.number().int().min(16).max(1_000_000),
 });
-export type Limits = z.infer<typeof Limits>;
+
+export const DEFAULT_LIMITS: z.infer<typeof LimitFields> = {
+  cpuMs: 2_000,
+  wallMs: 5_000,
+  memoryKb: 262_144,
+  pids: 64,
+  outputKb: 65_536,
+  fileSizeKb: 65_536,
+  openFiles: 64,
+  stackKb: 65_536,
+  diskKb: 65_536,
+  inodes: 4_096,
+};
+
+// Some limits, no defaults: what a profile step overrides.
+export const LimitOverrides = LimitFields.partial();
+export type LimitOverrides = z.infer<typeof LimitOverrides>;
+
+// Every limit, the defaults filling what is not given.
+export const Limits = LimitOverrides.transform((given) => ({ ...DEFAULT_LIMITS, ...given }));
+export type Limits = z.output<typeof Limits>;
 
 export const FileIn = z.union([
   z.object({ path: workPath, source: absolutePath, mode: z.number().int().min(0).max(0o777).optional() }),

@@ -12,6 +12,13 @@ PACKAGES=(
   libseccomp-dev    # the addon builds its seccomp filters with libseccomp
   redis-server      # the queue (the service starts its own when REDIS_URL is unset)
   bubblewrap        # the benchmark's peer
+  # the judge's language toolchains (profiles/languages/*.json); a missing one
+  # only makes its language unavailable. Rust comes from rustup, not from here.
+  openjdk-17-jdk-headless  # java: javac, jar and java
+  golang-go         # go
+  ruby              # ruby
+  php-cli           # php
+  fp-compiler       # pascal (Free Pascal)
 )
 
 missing=()

@@ -2,11 +2,12 @@
 // processes run under the sandbox's host uids, which cgroups, fds, threads and
 // mounts exist, what the temp dirs hold. Read straight from /proc and /sys, never
 // from the sandbox's own bookkeeping, so a test can catch the sandbox lying.
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
-// The first host uid a sandbox slot maps (README: 1500000000 + 2*slot + 1 for the
-// program, + 2*slot for init). Nothing on the host owns a uid at or above it.
+// The first host uid a sandbox slot maps (the addon's default base: init of slot
+// n runs as base + 2n, its program as base + 2n + 1). Nothing on the host owns a
+// uid at or above it.
 export const UID_BASE = 1_500_000_000;
 
 export interface HostProcess {
@@ -16,11 +17,13 @@ export interface HostProcess {
   uids: number[];
 }
 
-function readOrEmpty(path: string): string {
+// A /proc or cgroup file, or '' if it is gone (its process exited, its cgroup
+// was removed while we looked).
+export function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
-    return ''; // the process exited while we looked
+    return '';
   }
 }
 
@@ -28,7 +31,7 @@ export function hostProcesses(): HostProcess[] {
   const found: HostProcess[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(entry)) continue;
-    const status = readOrEmpty(`/proc/${entry}/status`);
+    const status = readText(`/proc/${entry}/status`);
     const uidLine = /^Uid:\s+(.+)$/m.exec(status)?.[1];
     if (uidLine === undefined) continue;
     found.push({
@@ -44,62 +47,52 @@ export function hostProcesses(): HostProcess[] {
 // Every run in a test that looks for leftover processes passes this in its env,
 // so that a process of ours is recognised even if it were no longer below us.
 export const OWNER_ENV = { CELLBLOCK_TEST_OWNER: String(process.pid) };
-const OWNER_MARK = `CELLBLOCK_TEST_OWNER=${process.pid}`;
 
 // Processes on the host running under the sandbox's host uids (any of real,
-// effective, saved, fs uid at or above the range's base) that are ours: below
-// this test process (init is its child, everything else init's descendant) or
+// effective, saved, fs uid at or above the range's base) that are `owner`'s: below
+// it, by default this test process (init is its child, everything else init's descendant) or
 // marked with OWNER_ENV. Other processes on this host may run sandboxes of their
 // own at the same time, under the same uids: those are not ours.
-export function sandboxUidProcesses(base = UID_BASE): HostProcess[] {
+export function sandboxUidProcesses(owner = process.pid): HostProcess[] {
   const all = hostProcesses();
   const parent = new Map(all.map((p) => [p.pid, p.ppid]));
   const below = (pid: number): boolean => {
     for (let at = parent.get(pid), hops = 0; at !== undefined && at > 1 && hops < 1000; at = parent.get(at), hops++) {
-      if (at === process.pid) return true;
+      if (at === owner) return true;
     }
     return false;
   };
-  const marked = (pid: number): boolean => readOrEmpty(`/proc/${pid}/environ`).split('\0').includes(OWNER_MARK);
-  return all.filter((p) => p.uids.some((uid) => uid >= base) && (below(p.pid) || marked(p.pid)));
+  const mark = `CELLBLOCK_TEST_OWNER=${owner}`;
+  const marked = (pid: number): boolean => readText(`/proc/${pid}/environ`).split('\0').includes(mark);
+  return all.filter((p) => p.uids.some((uid) => uid >= UID_BASE) && (below(p.pid) || marked(p.pid)));
 }
 
 export const CGROUP_V1_ROOT = '/sys/fs/cgroup';
 export const CGROUP_CONTROLLERS = ['memory', 'pids', 'cpuacct', 'cpuset'] as const;
+export type Controller = (typeof CGROUP_CONTROLLERS)[number];
 
-// Sub-directories (cgroups) under each controller's cellblock/ parent: only the
-// control files should be there between runs.
-export function cellblockCgroups(): string[] {
+// Run cgroups are named run-<pid of the Node process>-<sequence>, one per
+// controller: the ones `owner` made that exist right now (other processes on the
+// host may have runs of their own going on).
+export function runCgroupsOf(owner = process.pid, controllers: readonly Controller[] = CGROUP_CONTROLLERS): string[] {
   const dirs: string[] = [];
-  for (const controller of CGROUP_CONTROLLERS) {
+  for (const controller of controllers) {
     const parent = `${CGROUP_V1_ROOT}/${controller}/cellblock`;
-    let entries: string[];
+    let entries: Dirent[];
     try {
-      entries = readdirSync(parent);
+      entries = readdirSync(parent, { withFileTypes: true });
     } catch {
       continue; // no cellblock parent in this hierarchy (yet)
     }
     for (const entry of entries) {
-      if (statSync(`${parent}/${entry}`).isDirectory()) dirs.push(`${controller}/cellblock/${entry}`);
+      if (entry.isDirectory() && entry.name.startsWith(`run-${owner}-`)) dirs.push(`${parent}/${entry.name}`);
     }
   }
   return dirs;
 }
 
-// The run cgroups this process made right now (named run-<pid>-<seq>), per controller.
-export function ownRunCgroups(controller: (typeof CGROUP_CONTROLLERS)[number]): string[] {
-  const parent = `${CGROUP_V1_ROOT}/${controller}/cellblock`;
-  try {
-    return readdirSync(parent)
-      .filter((name) => name.startsWith(`run-${process.pid}-`))
-      .map((name) => `${parent}/${name}`);
-  } catch {
-    return [];
-  }
-}
-
 export function readNumber(path: string): number | undefined {
-  const text = readOrEmpty(path).trim();
+  const text = readText(path).trim();
   return text === '' ? undefined : Number(text);
 }
 
@@ -154,11 +147,15 @@ export async function eventually(check: () => boolean, timeoutMs = 2_000): Promi
   return true;
 }
 
+// Running, not just not reaped yet: a killed child stays a zombie until its
+// parent waits for it, and kill(pid, 0) succeeds on zombies.
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  const stat = readText(`/proc/${pid}/stat`);
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return stat !== '' && state !== 'Z' && state !== 'X';
+}
+
+// Direct children of `ppid` (by default this test process), zombies included.
+export function childrenOf(ppid = process.pid): HostProcess[] {
+  return hostProcesses().filter((p) => p.ppid === ppid);
 }

@@ -3,7 +3,7 @@
 // inode limit. Secrets planted on the host must stay out of reach, every write
 // outside the tmpfs must fail, and the host must be unchanged afterwards.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -166,6 +166,8 @@ except OSError as e:
 
     before(() => {
       hostTmpDir = mkdtempSync(join(tmpdir(), 'cellblock-test-'));
+      // mkdtemp makes it 0700 and root's: the sandbox's unprivileged uid could not search it
+      chmodSync(hostTmpDir, 0o755);
       writeFileSync(join(hostTmpDir, 'data.txt'), 'from the host tmp\n', { mode: 0o644 });
       writeFileSync(join(hostTmpDir, 'prog.sh'), '#!/bin/sh\necho copied-in program ran\n', { mode: 0o755 });
     });

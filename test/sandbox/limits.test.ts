@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../sandbox/run.js';
 import { compileStatic, makeFixtureDir, PYTHON, removeFixtureDir } from '../helpers/fixtures.js';
-import { ownRunCgroups, readNumber, sampleWhile, sandboxUidProcesses } from '../helpers/host.js';
+import { OWNER_ENV, readNumber, readText, runCgroupsOf, sampleWhile, sandboxUidProcesses } from '../helpers/host.js';
 
 // Forks children that wait forever until fork fails; reports how far it got.
 const FORK_LOOP = `
@@ -23,6 +23,22 @@ int main(void) {
   }
   printf("forked %d without a limit\\n", forked);
   return 1;
+}
+`;
+
+// Starts idle threads until pthread_create fails; reports how far it got.
+const THREAD_LOOP = `
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static void* idle(void* unused) { (void)unused; pause(); return NULL; }
+int main(void) {
+  int created = 0, rc = 0;
+  pthread_t thread;
+  while (created < 100000 && (rc = pthread_create(&thread, NULL, idle, NULL)) == 0) created++;
+  printf("created %d then %s\\n", created, strerror(rc));
+  return 0;
 }
 `;
 
@@ -60,10 +76,12 @@ describe('limits', () => {
   let fixtures: string;
   let forkLoop: string;
   let burn: string;
+  let threadLoop: string;
 
   before(() => {
     fixtures = makeFixtureDir();
     forkLoop = compileStatic(fixtures, 'forkloop', FORK_LOOP);
+    threadLoop = compileStatic(fixtures, 'threadloop', THREAD_LOOP, ['-pthread']);
     burn = compileStatic(fixtures, 'burn', BURN, ['-pthread']);
   });
 
@@ -71,7 +89,12 @@ describe('limits', () => {
 
   it('a fork loop gets EAGAIN exactly at the pids limit', async () => {
     // The program counts against pids itself; init is outside the run's cgroup.
-    const result = await run({ argv: ['./forkloop'], files: [{ path: 'forkloop', source: forkLoop }], limits: { pids: 16 } });
+    const result = await run({
+      argv: ['./forkloop'],
+      files: [{ path: 'forkloop', source: forkLoop }],
+      limits: { pids: 16 },
+      env: OWNER_ENV,
+    });
     assert.equal(result.status, 'ok', result.stderr);
     assert.equal(result.stdout, 'forked 15 then Resource temporarily unavailable\n');
     assert.deepEqual(sandboxUidProcesses(), [], 'the paused children outlived the run');
@@ -81,21 +104,30 @@ describe('limits', () => {
     const pids = 32;
     const launched = run({
       argv: ['/bin/bash', '-c', 'f(){ f|f& }; f; sleep 1; echo survived'],
-      limits: { pids, wallMs: 1_500, cpuMs: 1_000 },
+      env: OWNER_ENV,
+      limits: { pids, wallMs: 1_500, cpuMs: 2_000 },
     });
-    // Watch from the host: the run's pids cgroup and the processes under its uids.
-    const samples = await sampleWhile(launched, 5, () => ({
-      cgroup: ownRunCgroups('pids').map((dir) => readNumber(`${dir}/pids.current`) ?? 0),
-      processes: sandboxUidProcesses().length,
-    }));
+    // Watch from the host: the run's pids cgroup (the kernel's own high-water
+    // mark and count of refused forks) and the processes under the sandbox uids.
+    const samples = await sampleWhile(launched, 5, () => {
+      const dir = runCgroupsOf(process.pid, ['pids'])[0];
+      return {
+        peak: dir === undefined ? 0 : (readNumber(`${dir}/pids.peak`) ?? readNumber(`${dir}/pids.current`) ?? 0),
+        refused: dir === undefined ? 0 : Number(/^max (\d+)$/m.exec(readText(`${dir}/pids.events`))?.[1] ?? 0),
+        processes: sandboxUidProcesses().length,
+      };
+    });
     const result = await launched;
     assert.notEqual(result.status, 'internal_error', JSON.stringify(result.error));
-    const peakCgroup = Math.max(0, ...samples.flatMap((sample) => sample.cgroup));
-    const peakProcesses = Math.max(0, ...samples.map((sample) => sample.processes));
-    assert.ok(peakCgroup <= pids, `pids.current reached ${peakCgroup} > ${pids}`);
-    // +1: init runs under the slot's other uid, outside the cgroup
-    assert.ok(peakProcesses <= pids + 1, `${peakProcesses} sandbox processes at once`);
-    assert.ok(peakCgroup >= pids - 2, `the bomb never reached the limit (peak ${peakCgroup})`);
+    const peak = Math.max(...samples.map((sample) => sample.peak));
+    const refused = Math.max(...samples.map((sample) => sample.refused));
+    const peakProcesses = Math.max(...samples.map((sample) => sample.processes));
+    assert.ok(peak <= pids, `the run's cgroup peaked at ${peak} tasks > ${pids}`);
+    assert.ok(refused > 0, `no fork was refused: the bomb never reached the limit (peak ${peak})`);
+    // A /proc scan is not atomic (a process that exits mid-scan and its
+    // replacement may both be counted), so it only bounds the tree coarsely: a
+    // bomb that escaped the cgroup would go far past this.
+    assert.ok(peakProcesses <= 2 * pids, `${peakProcesses} sandbox processes at once`);
     assert.match(result.stderr, /fork: (retry: )?Resource temporarily unavailable/);
 
     // The host: nothing left, it can still fork, and the next run is normal.
@@ -104,6 +136,12 @@ describe('limits', () => {
     const next = await run({ argv: ['/bin/echo', 'next'] });
     assert.equal(next.status, 'ok');
     assert.equal(next.stdout, 'next\n');
+  });
+
+  it('a thread bomb stops at the pids limit too', async () => {
+    const result = await run({ argv: ['./threadloop'], files: [{ path: 'threadloop', source: threadLoop }], limits: { pids: 16 } });
+    assert.equal(result.status, 'ok', result.stderr);
+    assert.equal(result.stdout, 'created 15 then Resource temporarily unavailable\n');
   });
 
   it('touching more memory than the limit is a memory_limit, measured near the limit', async () => {
@@ -129,6 +167,15 @@ describe('limits', () => {
     assert.equal(result.status, 'ok', result.stderr);
     assert.equal(result.stdout, `allocated ${32 << 20}\n`);
     assert.ok(result.memoryKb >= 32 * 1024 && result.memoryKb < 64 * 1024, `memoryKb ${result.memoryKb}`);
+  });
+
+  it('a tmpfs bomb (files in /box) is a memory_limit: the work dir lives in the run\'s memory', async () => {
+    const result = await run({
+      argv: ['dd', 'if=/dev/zero', 'of=/box/big', 'bs=1M', 'count=48'],
+      limits: { memoryKb: 16 * 1024, diskKb: 64 * 1024 },
+    });
+    assert.equal(result.status, 'memory_limit');
+    assert.ok(result.memoryKb <= 16 * 1024 * 1.1, `memoryKb ${result.memoryKb}`);
   });
 
   it('a CPU spin is a time_limit with cpuMs just past the limit', async () => {
@@ -169,6 +216,31 @@ describe('limits', () => {
     const over = await run({ argv: ['head', '-c', '16385', '/dev/zero'], limits: { outputKb: 16 } });
     assert.equal(over.status, 'output_limit');
     assert.equal(Buffer.byteLength(over.stdout), 16384);
+  });
+
+  it('a file past fileSizeKb stops the writer with SIGXFSZ, an output_limit', async () => {
+    const result = await run({ argv: ['dd', 'if=/dev/zero', 'of=/box/big', 'bs=64k', 'count=16'], limits: { fileSizeKb: 64 } });
+    assert.equal(result.status, 'output_limit');
+    assert.equal(result.signalName, 'SIGXFSZ');
+  });
+
+  it('a program with no stdin reads EOF at once instead of blocking', async () => {
+    const result = await run({ argv: ['/bin/sh', '-c', 'cat; read line; echo "read=$?"'], limits: { wallMs: 2_000 } });
+    assert.equal(result.status, 'ok');
+    assert.equal(result.stdout, 'read=1\n');
+    assert.ok(result.wallMs < 1_000, `wallMs ${result.wallMs}`);
+  });
+
+  it('children left burning CPU when the program exits are killed with it', async () => {
+    const result = await run({
+      argv: ['/bin/sh', '-c', '(while :; do :; done) & (while :; do :; done) & echo started'],
+      limits: { cpuMs: 5_000, wallMs: 5_000 },
+      env: OWNER_ENV,
+    });
+    assert.equal(result.status, 'ok');
+    assert.equal(result.stdout, 'started\n');
+    assert.ok(result.wallMs < 1_000 && result.cpuMs < 1_000, `wallMs ${result.wallMs}, cpuMs ${result.cpuMs}`);
+    assert.deepEqual(sandboxUidProcesses(), []);
   });
 
   it('two threads burning CPU in parallel are both counted', async () => {

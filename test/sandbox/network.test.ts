@@ -168,6 +168,26 @@ describe('network', () => {
     }
   });
 
+  it('raw, packet, netlink and other non-unix sockets cannot even be created', async () => {
+    const script = `
+import errno, socket
+for name, family, type_ in [('inet-raw', socket.AF_INET, socket.SOCK_RAW), ('inet6-dgram', socket.AF_INET6, socket.SOCK_DGRAM),
+                            ('packet', socket.AF_PACKET, socket.SOCK_RAW), ('netlink', socket.AF_NETLINK, socket.SOCK_RAW),
+                            ('vsock', 40, socket.SOCK_STREAM), ('unix', socket.AF_UNIX, socket.SOCK_STREAM)]:
+    try:
+        socket.socket(family, type_).close()
+        print(name, 'created')
+    except OSError as e:
+        print(name, errno.errorcode.get(e.errno, e.errno))
+`;
+    const result = await run({ argv: [PYTHON, '-c', script] });
+    assert.equal(result.status, 'ok', result.stderr);
+    assert.equal(
+      result.stdout,
+      'inet-raw EAFNOSUPPORT\ninet6-dgram EAFNOSUPPORT\npacket EAFNOSUPPORT\nnetlink EAFNOSUPPORT\nvsock EAFNOSUPPORT\nunix created\n',
+    );
+  });
+
   it('inside, loopback is down and there is no other interface', async () => {
     const script = 'cat /proc/net/dev; echo ==; cat /proc/net/if_inet6; echo ==; cat /proc/net/fib_trie';
     const result = await run({ argv: ['/bin/sh', '-c', script] });

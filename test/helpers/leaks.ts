@@ -1,0 +1,46 @@
+// What a run may leave behind in the Node process and on the host, captured
+// before and compared after: fds, threads, mounts, cgroups, processes.
+import assert from 'node:assert/strict';
+import {
+  childrenOf,
+  eventually,
+  type HostProcess,
+  mountInfo,
+  openFds,
+  runCgroupsOf,
+  sandboxUidProcesses,
+  threadCount,
+} from './host.js';
+
+export interface Snapshot {
+  fds: Map<string, string>;
+  threads: number;
+  mounts: string;
+  children: HostProcess[];
+}
+
+export function snapshot(): Snapshot {
+  return { fds: openFds(), threads: threadCount(), mounts: mountInfo(), children: childrenOf() };
+}
+
+const describeFds = (fds: Map<string, string>): string => [...fds].map(([fd, target]) => `${fd}->${target}`).join(', ');
+
+export async function assertNothingLeft(before: Snapshot): Promise<void> {
+  // The run cgroups of this process, in every hierarchy.
+  assert.deepEqual(runCgroupsOf(), [], 'run cgroups left behind');
+  // Processes under the sandbox uids, and any new child (a zombie init or
+  // namespace holder would show up here).
+  assert.deepEqual(sandboxUidProcesses(), [], 'sandbox processes left running');
+  const newChildren = childrenOf().filter((child) => !before.children.some((old) => old.pid === child.pid));
+  assert.deepEqual(newChildren, [], 'children of the test process left behind');
+  // No mount appeared or vanished in the host's mount namespace.
+  assert.equal(mountInfo(), before.mounts, 'the host mount table changed');
+  // Exactly the same fds: the user namespace slots (one fd each, reused for the
+  // life of the process) must already exist in `before` (warm up first).
+  const fds = openFds();
+  assert.equal(fds.size, before.fds.size, `fds before: ${describeFds(before.fds)}\nfds after: ${describeFds(fds)}`);
+  // Each run has a supervisor thread, which exits just after handing its result
+  // over, so it may still be on its way out when the promise settles.
+  const settled = await eventually(() => threadCount() <= before.threads);
+  assert.ok(settled, `threads: ${before.threads} before, ${threadCount()} after`);
+}

@@ -98,18 +98,24 @@ describe('testlib checker programs', () => {
 });
 
 // Guess the number: the interactor holds a secret, the solution binary-searches.
+// A solution that quits early closes its end: the interactor's next write fails.
 const INTERACTOR = [
-  'import sys',
+  'import os, sys',
+  'def say(text):',
+  '    try:',
+  '        print(text, flush=True)',
+  '    except BrokenPipeError:',
+  '        print("no answer: the solution stopped reading", file=sys.stderr); os._exit(1)',
   'secret = int(open(sys.argv[1]).read())',
   'for turn in range(20):',
   '    line = sys.stdin.readline()',
   '    if not line:',
-  '        print("no answer", file=sys.stderr); sys.exit(1)',
+  '        print("no answer", file=sys.stderr); os._exit(1)',
   '    guess = int(line)',
   '    if guess == secret:',
-  '        print("=", flush=True); sys.exit(0)',
-  '    print("<" if secret < guess else ">", flush=True)',
-  'print("too many guesses", file=sys.stderr); sys.exit(1)',
+  '        say("="); os._exit(0)',
+  '    say("<" if secret < guess else ">")',
+  'print("too many guesses", file=sys.stderr); os._exit(1)',
 ].join('\n');
 
 const GUESSER = [

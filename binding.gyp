@@ -10,6 +10,7 @@
         "native/child.cc",
         "native/userns.cc",
         "native/clone.cc",
+        "native/netns.cc",
         "native/mount.cc",
         "native/uts.cc",
         "native/caps.cc",

@@ -53,6 +53,12 @@ void signals_unblock_all() {
   syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
 }
 
+// The slot's empty network namespace (see netns.cc), entered while still root.
+void enter_network_namespace(const Plan& plan) {
+  if (setns(plan.netns_fd, CLONE_NEWNET) != 0) child_fail(plan, Layer::Net, "setns", nullptr);
+  close(plan.netns_fd);
+}
+
 // The sandbox is built; from here on init is uid 0 of the slot's user namespace
 // (an unprivileged host uid), with no power over the namespaces root created.
 void enter_user_namespace(const Plan& plan) {
@@ -104,6 +110,7 @@ int child_init_main(void* arg) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (!fds_close_except(plan.keep_fds.data(), plan.keep_fds.size()))
     child_fail(plan, Layer::Fds, "close_range", nullptr);
+  enter_network_namespace(plan);
   if (!mount_build_root(plan)) _exit(127);
   if (!uts_set_names(plan)) _exit(127);
   enter_user_namespace(plan);

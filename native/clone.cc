@@ -1,6 +1,13 @@
 #include "clone.h"
 
+#include "sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +39,49 @@ pid_t clone_quiet(int (*fn)(void*), void* stack_top, int flags, void* arg) {
   pid_t pid = clone(fn, stack_top, flags, arg);
   restore_mask(old);
   return pid;
+}
+
+namespace {
+
+// The holder: waits for end-of-file, then exits. Every other fd goes first —
+// write ends of this pipe (ours) and of other holders' pipes (inherited from
+// Node's table) alike — or end-of-file would never come.
+int hold_namespace(void* arg) {
+  const int* pipe_fds = static_cast<int*>(arg);
+  fds_close_except(&pipe_fds[0], 1);
+  char byte;
+  while (read(pipe_fds[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  _exit(0);
+}
+
+}  // namespace
+
+int hold_new_namespace(int clone_flag, const char* name, const std::function<bool(pid_t)>& configure,
+                       std::string& error) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    error = std::string("namespace: pipe: ") + strerror(errno);
+    return -1;
+  }
+  constexpr size_t kStack = 64 * 1024;
+  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  pid_t pid = stack == MAP_FAILED ? -1 : clone_quiet(hold_namespace, static_cast<char*>(stack) + kStack, CLONE_VM | clone_flag, pipe_fds);
+  if (pid < 0) error = std::string("namespace: clone: ") + strerror(errno);
+  int fd = -1;
+  if (pid > 0 && configure(pid)) {
+    std::string path = "/proc/" + std::to_string(pid) + "/ns/" + name;
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) error = "namespace: open " + path + ": " + strerror(errno);
+  }
+  close(pipe_fds[1]);
+  close(pipe_fds[0]);
+  if (pid > 0) {
+    siginfo_t info;
+    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL);
+  }
+  if (stack != MAP_FAILED) munmap(stack, kStack);
+  return fd;
 }
 
 }  // namespace cb

@@ -16,7 +16,7 @@ namespace cb {
 
 // Which layer and step failed, with errno: the child writes one of these to the
 // error pipe and exits; the supervisor turns it into a message.
-enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Init };
+enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Init, Net };
 
 struct Failure {
   Layer layer;
@@ -81,6 +81,7 @@ struct Plan {
   // fds the child keeps (all others are closed at its start)
   std::vector<int> cgroup_procs_fds;  // init joins the run's cgroups through these
   int userns_fd = -1;                 // the slot's user namespace, maps already written
+  int netns_fd = -1;                  // the slot's empty network namespace
   int error_fd = -1;   // child reports a Failure here
   int status_fd = -1;  // init reports the program's wait status and its own CPU
   int notify_sock = -1;  // the program sends its seccomp listener here

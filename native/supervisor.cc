@@ -36,7 +36,8 @@ namespace cb {
 namespace {
 
 constexpr size_t kInitStackSize = 1 << 20;
-constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+// The network namespace is the slot's, entered with setns (netns.cc).
+constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 
 std::atomic<uint64_t> run_sequence{0};
 
@@ -150,9 +151,10 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
   if (plan.stdin_fd < 0) return false;
   if (spec.stdin_kind != StdinKind::Fd) res.child_ends.push_back(plan.stdin_fd);
   plan.userns_fd = res.slot.fd;
+  plan.netns_fd = res.slot.net_fd;
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
   plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
-                   plan.userns_fd};
+                   plan.userns_fd, plan.netns_fd};
   if (plan.release_fd >= 0) plan.keep_fds.push_back(plan.release_fd);
   plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
@@ -325,7 +327,7 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
 const char* layer_name(Layer layer) {
   static const char* const names[] = {"none",   "userns", "mount", "proc",     "dev",     "workdir",
                                       "uts",    "cgroup", "caps",  "rlimit",   "landlock", "seccomp",
-                                      "fds",    "exec",   "clone", "init"};
+                                      "fds",    "exec",   "clone", "init",     "netns"};
   size_t index = static_cast<size_t>(layer);
   return index < sizeof names / sizeof names[0] ? names[index] : "unknown";
 }

@@ -1,4 +1,4 @@
-// User namespace layer. Each slot's namespace maps inside uid/gid 0 to one host
+// User namespace layer, and the slot each run holds. Each slot's namespace maps inside uid/gid 0 to one host
 // id and 1000 to another, both in a range that owns nothing on the host, with
 // setgroups denied. Creating a namespace and writing its maps costs a clone and
 // three writes; doing it once per slot instead of once per run keeps launches
@@ -21,7 +21,7 @@
 #include <mutex>
 
 #include "clone.h"
-#include "sandbox.h"
+#include "netns.h"
 #include <vector>
 
 namespace cb::userns {
@@ -66,48 +66,10 @@ bool write_proc(pid_t pid, const char* file, const std::string& text, std::strin
   return ok;
 }
 
-// Holds the new namespace open until the supervisor has written its maps and
-// taken a reference; runs in the supervisor's memory, so only raw calls.
-int hold_namespace(void* arg) {
-  const int* pipe_fds = static_cast<int*>(arg);
-  // Every other fd goes, write ends of this pipe (ours) and of other slots'
-  // pipes (inherited from Node's table) alike, or EOF would never come.
-  fds_close_except(&pipe_fds[0], 1);
-  char byte;
-  while (read(pipe_fds[0], &byte, 1) < 0 && errno == EINTR) {
-  }
-  _exit(0);
-}
-
-bool create_namespace(Slot& slot, std::string& error) {
-  int pipe_fds[2];
-  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    error = std::string("userns: pipe: ") + strerror(errno);
-    return false;
-  }
-  constexpr size_t kStack = 64 * 1024;
-  void* stack = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  pid_t pid = stack == MAP_FAILED ? -1
-                                  : clone_quiet(hold_namespace, static_cast<char*>(stack) + kStack,
-                                                CLONE_VM | CLONE_NEWUSER, pipe_fds);
-  if (pid < 0) error = std::string("userns: clone: ") + strerror(errno);
-  std::string maps_uid = "0 " + std::to_string(slot.init_host_uid) + " 1\n1000 " +
-                         std::to_string(slot.program_host_uid) + " 1\n";
-  bool ok = pid > 0 && write_proc(pid, "setgroups", "deny", error) && write_proc(pid, "uid_map", maps_uid, error) &&
-            write_proc(pid, "gid_map", maps_uid, error);
-  if (ok) {
-    slot.fd = open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC);
-    ok = slot.fd >= 0;
-    if (!ok) error = std::string("userns: open ns/user: ") + strerror(errno);
-  }
-  close(pipe_fds[1]);
-  close(pipe_fds[0]);
-  if (pid > 0) {
-    siginfo_t info;
-    waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | __WALL);
-  }
-  if (stack != MAP_FAILED) munmap(stack, kStack);
-  return ok;
+bool write_maps(pid_t pid, const Slot& slot, std::string& error) {
+  std::string maps = "0 " + std::to_string(slot.init_host_uid) + " 1\n1000 " + std::to_string(slot.program_host_uid) + " 1\n";
+  return write_proc(pid, "setgroups", "deny", error) && write_proc(pid, "uid_map", maps, error) &&
+         write_proc(pid, "gid_map", maps, error);
 }
 
 }  // namespace
@@ -134,7 +96,10 @@ bool acquire(Slot& slot, std::string& error) {
   slot.init_host_uid = range_base + 2 * static_cast<uid_t>(slot.index);
   slot.program_host_uid = slot.init_host_uid + 1;
   // On failure the slot number stays claimed but unused: a later run takes the next.
-  return create_namespace(slot, error);
+  slot.fd = hold_new_namespace(CLONE_NEWUSER, "user", [&](pid_t pid) { return write_maps(pid, slot, error); }, error);
+  if (slot.fd < 0) return false;
+  slot.net_fd = netns_create(error);
+  return slot.net_fd >= 0;
 }
 
 void release(const Slot& slot) {

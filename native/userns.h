@@ -12,7 +12,8 @@ struct Slot {
   int index = -1;
   uid_t init_host_uid = 0;     // inside uid 0
   uid_t program_host_uid = 0;  // inside uid 1000
-  int fd = -1;                 // /proc/<pid>/ns/user of the namespace
+  int fd = -1;                 // the slot's user namespace
+  int net_fd = -1;             // the slot's empty network namespace
 };
 
 // The first host uid/gid of the range slots are mapped to: two per slot.

@@ -1,0 +1,13 @@
+// Network namespace layer (supervisor side).
+#pragma once
+
+#include <string>
+
+namespace cb {
+
+// A new, empty network namespace (no interface up, no route), owned by the
+// initial user namespace so nothing in the sandbox can configure it: an fd on it,
+// or -1 with `error`.
+int netns_create(std::string& error);
+
+}  // namespace cb

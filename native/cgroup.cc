@@ -50,10 +50,11 @@ uint64_t read_u64(const std::string& path) {
   return strtoull(text.c_str(), nullptr, 10);
 }
 
-// "key value" lines, as in memory.events, cpu.stat, memory.oom_control.
-uint64_t read_keyed_u64(const std::string& path, const std::string& key) {
-  std::string text;
-  if (!read_file(path, text)) return 0;
+namespace {
+
+// The value of `key` in "key value" lines (memory.events, cpu.stat,
+// memory.oom_control), or 0.
+uint64_t keyed_value(const std::string& text, const std::string& key) {
   std::istringstream lines(text);
   std::string name;
   uint64_t value;
@@ -61,6 +62,13 @@ uint64_t read_keyed_u64(const std::string& path, const std::string& key) {
     if (name == key) return value;
   }
   return 0;
+}
+
+}  // namespace
+
+uint64_t read_keyed_u64(const std::string& path, const std::string& key) {
+  std::string text;
+  return read_file(path, text) ? keyed_value(text, key) : 0;
 }
 
 bool make_dir(const std::string& path, Run& run, std::string& error) {
@@ -156,11 +164,20 @@ bool create(const std::string& name, const Limits& limits, Run& run, std::string
 }
 
 bool read_cpu_ns(const Run& run, uint64_t& ns) {
-  return detect().version == Version::V2 ? v2::read_cpu_ns(run, ns) : v1::read_cpu_ns(run, ns);
+  const Counters& c = run.counters;
+  std::string text;
+  if (!read_file(c.cpu_file, text)) return false;
+  uint64_t value = c.cpu_key.empty() ? strtoull(text.c_str(), nullptr, 10) : keyed_value(text, c.cpu_key);
+  ns = value * c.cpu_ns_per_unit;
+  return true;
 }
 
 Usage read_usage(const Run& run) {
-  return detect().version == Version::V2 ? v2::read_usage(run) : v1::read_usage(run);
+  Usage usage;
+  read_cpu_ns(run, usage.cpu_ns);
+  usage.memory_peak_bytes = read_u64(run.counters.peak_file);
+  usage.oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");
+  return usage;
 }
 
 void destroy(Run& run) {

@@ -36,11 +36,19 @@ struct Usage {
   uint64_t oom_kills = 0;
 };
 
+// Where a version keeps the counters a run reads.
+struct Counters {
+  std::string cpu_file;  // CPU time: the whole file (v1, ns) or a key's value (v2, µs)
+  std::string cpu_key;
+  uint64_t cpu_ns_per_unit = 1;
+  std::string peak_file;  // peak memory in bytes
+  std::string oom_file;   // "oom_kill N" among its lines
+};
+
 struct Run {
-  std::vector<std::string> dirs;   // every cgroup directory we made for this run
-  std::vector<int> procs_fds;      // where the program joins each (it writes "0")
-  std::string cpu_file;            // where CPU usage is read
-  std::string memory_dir;          // where peak and OOM kills are read
+  std::vector<std::string> dirs;  // every cgroup directory we made for this run
+  std::vector<int> procs_fds;     // where the program joins each (it writes "0")
+  Counters counters;
 };
 
 // Detects once (thread-safe) which version and controllers are usable, creates
@@ -64,15 +72,11 @@ void sweep_stale(const std::string& parent);
 namespace v1 {
 bool detect(Info& info);
 bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error);
-bool read_cpu_ns(const Run& run, uint64_t& ns);
-Usage read_usage(const Run& run);
 }  // namespace v1
 
 namespace v2 {
 bool detect(Info& info);
 bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error);
-bool read_cpu_ns(const Run& run, uint64_t& ns);
-Usage read_usage(const Run& run);
 }  // namespace v2
 
 }  // namespace cb::cgroup

@@ -81,7 +81,8 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
   if (!make_dir(memory, run, error) || !write_file(memory + "/memory.limit_in_bytes", bytes, error)) return false;
   if (info.has_swap_limit && !write_file(memory + "/memory.memsw.limit_in_bytes", bytes, error)) return false;
   if (!open_attach_file(memory, "tasks", run, error)) return false;
-  run.memory_dir = memory;
+  run.counters.peak_file = memory + "/memory.max_usage_in_bytes";
+  run.counters.oom_file = memory + "/memory.oom_control";
 
   std::string pids = info.pids + "/" + name;
   if (!make_dir(pids, run, error) || !write_file(pids + "/pids.max", std::to_string(limits.pids), error) ||
@@ -90,7 +91,7 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
 
   std::string cpuacct = info.cpuacct + "/" + name;
   if (!make_dir(cpuacct, run, error) || !open_attach_file(cpuacct, "tasks", run, error)) return false;
-  run.cpu_file = cpuacct + "/cpuacct.usage";
+  run.counters.cpu_file = cpuacct + "/cpuacct.usage";
 
   if (limits.cpus.empty()) return true;
   if (!info.has_cpuset) {
@@ -102,21 +103,6 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
   read_file(info.cpuset + "/cpuset.mems", mems);
   return make_dir(cpuset, run, error) && write_file(cpuset + "/cpuset.cpus", limits.cpus, error) &&
          write_file(cpuset + "/cpuset.mems", mems, error) && open_attach_file(cpuset, "tasks", run, error);
-}
-
-bool read_cpu_ns(const Run& run, uint64_t& ns) {
-  std::string text;
-  if (!read_file(run.cpu_file, text)) return false;
-  ns = strtoull(text.c_str(), nullptr, 10);
-  return true;
-}
-
-Usage read_usage(const Run& run) {
-  Usage usage;
-  v1::read_cpu_ns(run, usage.cpu_ns);
-  usage.memory_peak_bytes = read_u64(run.memory_dir + "/memory.max_usage_in_bytes");
-  usage.oom_kills = read_keyed_u64(run.memory_dir + "/memory.oom_control", "oom_kill");
-  return usage;
 }
 
 }  // namespace v1

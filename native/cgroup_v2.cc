@@ -100,24 +100,8 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
     }
     if (!write_file(dir + "/cpuset.cpus", limits.cpus, error)) return false;
   }
-  run.cpu_file = dir + "/cpu.stat";
-  run.memory_dir = dir;
+  run.counters = {dir + "/cpu.stat", "usage_usec", 1000, dir + "/memory.peak", dir + "/memory.events"};
   return open_attach_file(dir, "cgroup.procs", run, error);
-}
-
-bool read_cpu_ns(const Run& run, uint64_t& ns) {
-  std::string text;
-  if (!read_file(run.cpu_file, text)) return false;
-  ns = read_keyed_u64(run.cpu_file, "usage_usec") * 1000;
-  return true;
-}
-
-Usage read_usage(const Run& run) {
-  Usage usage;
-  v2::read_cpu_ns(run, usage.cpu_ns);
-  usage.memory_peak_bytes = read_u64(run.memory_dir + "/memory.peak");
-  usage.oom_kills = read_keyed_u64(run.memory_dir + "/memory.events", "oom_kill");
-  return usage;
 }
 
 }  // namespace cb::cgroup::v2

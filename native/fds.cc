@@ -28,20 +28,30 @@ bool fds_install_stdio(const Plan& plan) {
   return true;
 }
 
-bool fds_send_fd(int sock, int fd) {
+// One byte with room for one fd (SCM_RIGHTS), for sending or receiving.
+struct FdMessage {
   char payload = 'L';
-  struct iovec iov = {&payload, 1};
+  struct iovec iov;
+  struct msghdr msg;
   union {
     char buf[CMSG_SPACE(sizeof(int))];
     struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof control);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
+  } control;  // last: cmsghdr ends in a flexible array
+
+  FdMessage() {
+    memset(&control, 0, sizeof control);
+    memset(&msg, 0, sizeof msg);
+    iov = {&payload, 1};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+  }
+};
+
+bool fds_send_fd(int sock, int fd) {
+  FdMessage message;
+  struct msghdr& msg = message.msg;
   struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
@@ -52,6 +62,16 @@ bool fds_send_fd(int sock, int fd) {
     n = sendmsg(sock, &msg, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   return n == 1;
+}
+
+int fds_receive_fd(int sock) {
+  FdMessage message;
+  if (recvmsg(sock, &message.msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message.msg);
+  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  return fd;
 }
 
 }  // namespace cb

@@ -134,6 +134,7 @@ int seccomp_load(const Plan& plan);  // returns the listener fd, or -1
 bool fds_close_except(const int* keep, size_t count);
 bool fds_install_stdio(const Plan& plan);
 bool fds_send_fd(int sock, int fd);
+int fds_receive_fd(int sock);  // supervisor side: the fd, or -1
 
 // Small async-signal-safe string helpers for building paths and messages.
 size_t str_len(const char* s);

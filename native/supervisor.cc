@@ -240,27 +240,6 @@ void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& res
   res.release_write = -1;
 }
 
-int receive_fd(int sock) {
-  char payload;
-  struct iovec iov = {&payload, 1};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.buf;
-  msg.msg_controllen = sizeof control.buf;
-  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -1;
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return -1;
-  int fd;
-  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-  return fd;
-}
-
 // The CPU limit covers the whole tree; the counter is read only when the limit
 // could have been reached, given the CPUs the tree can use.
 double next_cpu_check(const JobSpec& spec, const Resources& res, double now) {
@@ -290,7 +269,7 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
     if ((fds[1].revents || fds[2].revents) && !drain_outputs(spec, res, result)) kill_run("output");
     if (fds[5].revents & POLLIN) take_report(spec, init, res, result, watch);
     if (fds[3].revents & POLLIN) {
-      res.listener = receive_fd(res.notify_read);
+      res.listener = fds_receive_fd(res.notify_read);
       close(res.notify_read);
       res.notify_read = -1;
     } else if (fds[3].revents & (POLLHUP | POLLERR)) {

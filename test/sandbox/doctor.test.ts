@@ -2,18 +2,11 @@
 import assert from 'node:assert/strict';
 import { release } from 'node:os';
 import { describe, it } from 'node:test';
+import { type DoctorReport } from '../../cli/doctor.js';
 import { runCli } from '../helpers/cli.js';
 import { UID_BASE } from '../helpers/host.js';
 
-interface DoctorJson {
-  healthy: boolean;
-  kernel: string;
-  cgroupVersion: string;
-  landlockAbi: number;
-  uidBase: number;
-  checks: { name: string; ok: boolean; detail: string; fallback: string }[];
-  launch: { ok: boolean; detail: string };
-}
+type DoctorJson = DoctorReport & { healthy: boolean };
 
 describe('doctor', () => {
   it('doctor --json: healthy, Landlock ABI 7, cgroup v1, every check ok', async () => {

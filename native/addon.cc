@@ -125,6 +125,11 @@ JobSpec parse_spec(const Napi::Object& obj) {
   spec.cpus = string(obj, "cpus");
   spec.landlock_abi = static_cast<int>(number(obj, "landlockAbi", 0));
   spec.policy = parse_policy(obj.Get("seccomp").As<Napi::Object>());
+  for (const std::string& layer : string_array(obj, "testLayersOff")) {
+    if (layer == "seccomp") spec.seccomp_off = true;
+    if (layer == "network") spec.network_off = true;
+  }
+  spec.exposed = string_array(obj, "testExposed");
   return spec;
 }
 

@@ -47,7 +47,9 @@ void add_skeleton(Plan& plan) {
   }
 }
 
-bool add_read_only(Plan& plan, std::vector<std::string> paths, std::string& error) {
+// `landlock`: whether the path also gets a Landlock rule (only exposed paths,
+// in tests, do not).
+bool add_read_only(Plan& plan, std::vector<std::string> paths, bool landlock, std::string& error) {
   // Parents before children, so a nested bind lands on top of its parent's.
   std::sort(paths.begin(), paths.end());
   paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
@@ -69,7 +71,7 @@ bool add_read_only(Plan& plan, std::vector<std::string> paths, std::string& erro
     }
     bool is_dir = S_ISDIR(info.st_mode);
     plan.binds.push_back({path, staged(path), is_dir});
-    plan.landlock_rules.push_back({path, is_dir ? landlock::kReadOnly : landlock::kExecute | landlock::kReadFile});
+    if (landlock) plan.landlock_rules.push_back({path, is_dir ? landlock::kReadOnly : landlock::kExecute | landlock::kReadFile});
   }
   return true;
 }
@@ -134,7 +136,7 @@ void add_landlock(Plan& plan, const JobSpec& spec) {
 
 bool build_plan(const JobSpec& spec, Plan& plan, std::string& error) {
   add_skeleton(plan);
-  if (!add_read_only(plan, spec.ro_paths, error)) return false;
+  if (!add_read_only(plan, spec.ro_paths, true, error) || !add_read_only(plan, spec.exposed, false, error)) return false;
   add_work_files(plan, spec);
   add_exec(plan, spec);
   add_rlimits(plan, spec);

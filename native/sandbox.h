@@ -116,6 +116,7 @@ struct Plan {
   std::vector<LandlockRule> landlock_rules;
 
   // seccomp: a precompiled program, loaded with a user-notification listener
+  // (len 0: off, tests only)
   sock_fprog filter{};
 };
 

@@ -151,10 +151,11 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
   if (plan.stdin_fd < 0) return false;
   if (spec.stdin_kind != StdinKind::Fd) res.child_ends.push_back(plan.stdin_fd);
   plan.userns_fd = res.slot.fd;
-  plan.netns_fd = res.slot.net_fd;
+  plan.netns_fd = spec.network_off ? -1 : res.slot.net_fd;
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
   plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
-                   plan.userns_fd, plan.netns_fd};
+                   plan.userns_fd};
+  if (plan.netns_fd >= 0) plan.keep_fds.push_back(plan.netns_fd);
   if (plan.release_fd >= 0) plan.keep_fds.push_back(plan.release_fd);
   plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
@@ -179,8 +180,8 @@ bool prepare(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result)
   if (!build_plan(spec, plan, error)) return fail(result, "PATH_NOT_FOUND", error);
   auto program = seccomp::compile(spec.policy, error);
   if (program == nullptr) return fail(result, "SECCOMP_POLICY", error);
-  plan.filter.len = static_cast<unsigned short>(program->size());
   // The compiled program is cached for the life of the process, so it outlives init.
+  plan.filter.len = spec.seccomp_off ? 0 : static_cast<unsigned short>(program->size());
   plan.filter.filter = const_cast<sock_filter*>(program->data());
   if (!userns::acquire(res.slot, error)) return fail(result, "SANDBOX_SETUP", error);
   plan.program_host_uid = res.slot.program_host_uid;

@@ -48,6 +48,12 @@ struct JobSpec {
 
   seccomp::Policy policy;
   int landlock_abi = 0;  // 0: off (only with the operator's explicit consent)
+
+  // Test-only: layers turned off one at a time, to show another layer still
+  // holds (the TypeScript layer refuses these outside tests).
+  bool seccomp_off = false;
+  bool network_off = false;           // stay in the host's network namespace
+  std::vector<std::string> exposed;   // host paths bound read-only without a Landlock rule
 };
 
 struct JobResult {

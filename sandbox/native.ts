@@ -41,6 +41,8 @@ export interface NativeSpec {
   cpus?: string;
   landlockAbi: number;
   seccomp: NativeSeccompPolicy;
+  testLayersOff?: string[];
+  testExposed?: string[];
 }
 
 export interface NativeResult {

@@ -9,9 +9,35 @@ import { allowWeakerFromEnv, requireSandbox } from './host.js';
 import { addon, type NativeSpec } from './native.js';
 import { type ParsedRunSpec, RunResult, RunSpec, RunStatus } from './schema.js';
 
+export const TestLayer = z.enum(['seccomp', 'landlock', 'network', 'mount']);
+export type TestLayer = z.infer<typeof TestLayer>;
+
 export interface RunOptions {
   // Run without the layers this host lacks that may be weakened (Landlock only).
   allowWeaker?: boolean;
+  // Tests only (CELLBLOCK_TEST_LAYERS=1): turn layers off one at a time to show
+  // that another still holds; every result then lists them in `weakened`.
+  // 'mount' binds the host's /etc, /root, /home, /var, /tmp and /run read-only
+  // as well, with no Landlock rule for them.
+  testLayersOff?: TestLayer[];
+}
+
+const EXPOSED_WITHOUT_MOUNT_ISOLATION = ['/etc', '/root', '/home', '/var', '/tmp', '/run'];
+
+function testLayers(options: RunOptions): { layers: TestLayer[]; native: Partial<NativeSpec> } {
+  const layers = options.testLayersOff ?? [];
+  if (layers.length === 0) return { layers, native: {} };
+  if (process.env.CELLBLOCK_TEST_LAYERS !== '1') {
+    throw new SandboxError('UNSUPPORTED', 'turning sandbox layers off is for tests only (CELLBLOCK_TEST_LAYERS=1)');
+  }
+  return {
+    layers,
+    native: {
+      testLayersOff: layers,
+      ...(layers.includes('mount') ? { testExposed: EXPOSED_WITHOUT_MOUNT_ISOLATION.filter(exists) } : {}),
+      ...(layers.includes('landlock') ? { landlockAbi: 0 } : {}),
+    },
+  };
 }
 
 const exists = (path: string): boolean => {
@@ -99,9 +125,11 @@ function toNative(spec: ParsedRunSpec, landlockAbi: number): NativeSpec {
 
 export async function run(input: RunSpec, options: RunOptions = {}): Promise<RunResult> {
   const spec = parseSpec(input);
-  const { landlockAbi, weakened } = requireSandbox(options.allowWeaker ?? allowWeakerFromEnv());
+  const { landlockAbi, weakened: missing } = requireSandbox(options.allowWeaker ?? allowWeakerFromEnv());
   checkPathsExist(spec);
-  const raw = await addon.launch(toNative(spec, landlockAbi));
+  const test = testLayers(options);
+  const weakened = [...missing, ...test.layers.map((layer) => `${layer} (test)`)];
+  const raw = await addon.launch({ ...toNative(spec, landlockAbi), ...test.native });
   const error = raw.error ? { code: ErrorCode.catch('SANDBOX_SETUP').parse(raw.error.code), message: raw.error.message } : undefined;
   return {
     status: RunStatus.parse(raw.status),

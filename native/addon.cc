@@ -57,6 +57,7 @@ seccomp::Policy parse_policy(const Napi::Object& obj) {
   policy.key = string(obj, "key");
   policy.default_action = action_of(string(obj, "defaultAction"));
   policy.default_errno = static_cast<int>(number(obj, "defaultErrno", 1));
+  if (seccomp::is_compiled(policy.key)) return policy;  // the rules were read before
   Napi::Array rules = obj.Get("rules").As<Napi::Array>();
   for (uint32_t i = 0; i < rules.Length(); i++) {
     Napi::Object r = rules.Get(i).As<Napi::Object>();

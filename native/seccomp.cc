@@ -117,6 +117,11 @@ std::shared_ptr<const Program> build(const Policy& policy, std::string& error) {
 
 }  // namespace
 
+bool is_compiled(const std::string& key) {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  return cache.count(key) > 0;
+}
+
 std::shared_ptr<const Program> compile(const Policy& policy, std::string& error) {
   std::lock_guard<std::mutex> lock(cache_mutex);
   auto it = cache.find(policy.key);

@@ -36,6 +36,9 @@ struct Policy {
 
 using Program = std::vector<sock_filter>;
 
+// Whether a policy with this key is compiled already (its rules need no parsing).
+bool is_compiled(const std::string& key);
+
 // Compiles (or returns the cached) BPF program; on failure returns null and sets
 // `error`.
 std::shared_ptr<const Program> compile(const Policy& policy, std::string& error);

@@ -49,9 +49,21 @@ export function loadPolicy(name: string): SeccompPolicyFile {
 
 const errnoOf = (name: string): number => constants.errno[name as keyof typeof constants.errno];
 
+const compiled = new Map<string, NativeSeccompPolicy>();
+
 // The rule list for the addon: the policy's, plus a profile's extra allowed
-// syscalls, which take precedence over the policy's plain lists.
+// syscalls, which take precedence over the policy's plain lists. Built once per
+// policy and additions (the addon also caches the BPF by the key).
 export function compilePolicy(name: string, extraAllow: readonly string[] = []): NativeSeccompPolicy {
+  const cacheKey = JSON.stringify([name, [...extraAllow].sort()]);
+  const cached = compiled.get(cacheKey);
+  if (cached) return cached;
+  const built = buildRules(name, extraAllow);
+  compiled.set(cacheKey, built);
+  return built;
+}
+
+function buildRules(name: string, extraAllow: readonly string[]): NativeSeccompPolicy {
   const policy = loadPolicy(name);
   const extra = new Set(extraAllow);
   const rules: NativeSeccompRule[] = [...extra].map((syscall) => ({ syscall, action: 'allow' }));

@@ -4,13 +4,16 @@ import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadLanguages } from '../profiles/languages.js';
 import { judge } from '../judge/judge.js';
+import { putTestSet } from '../judge/test-sets.js';
+import { defaultStore } from '../store/content.js';
 import { type Checker, type Program, type SubmissionResult, type TestCase, type TestResult } from '../judge/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { parseKb, parseMs } from './units.js';
 
-export const JUDGE_USAGE = `usage: cellblock judge SOURCE [--lang ID] --tests DIR [options]
+export const JUDGE_USAGE = `usage: cellblock judge SOURCE [--lang ID] (--tests DIR | --test-set HASH) [options]
   --lang ID         language (default: from SOURCE's extension; see cellblock languages)
   --tests DIR       NAME.in with NAME.out (or NAME.ans), run in name order
+  --test-set HASH   a test set stored before with cellblock put-tests DIR
   --time T          CPU time per test (default 1s)
   --wall T          wall time per test (default 3× the CPU time, at least +2s)
   --memory SIZE     memory per test (default 256M)
@@ -22,6 +25,7 @@ export const JUDGE_USAGE = `usage: cellblock judge SOURCE [--lang ID] --tests DI
 const OPTIONS = {
   lang: { type: 'string' },
   tests: { type: 'string' },
+  'test-set': { type: 'string' },
   time: { type: 'string' },
   wall: { type: 'string' },
   memory: { type: 'string' },
@@ -114,10 +118,19 @@ export function verdictTable(result: SubmissionResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+// cellblock put-tests DIR: store a test set once; judge it by its hash after.
+export async function putTestsCommand(args: string[]): Promise<number> {
+  const [dir] = args.filter((arg) => !arg.startsWith('--'));
+  if (!dir) throw new Error('put-tests needs DIR');
+  const hash = await putTestSet(defaultStore(), readTestDir(dir));
+  process.stdout.write(args.includes('--json') ? `${JSON.stringify({ testSet: hash })}\n` : `${hash}\n`);
+  return 0;
+}
+
 export async function judgeCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   const [sourcePath] = positionals;
-  if (!sourcePath || !values.tests) throw new Error('judge needs SOURCE and --tests DIR');
+  if (!sourcePath || !(values.tests || values['test-set'])) throw new Error('judge needs SOURCE and --tests DIR or --test-set HASH');
   const absolute = resolve(sourcePath);
   if (!existsSync(absolute)) throw new SandboxError('PATH_NOT_FOUND', `no such file: ${absolute}`);
   const limits = {
@@ -129,7 +142,7 @@ export async function judgeCommand(args: string[]): Promise<number> {
     {
       language: languageOf(absolute, values.lang),
       source: readFileSync(absolute, 'utf8'),
-      tests: readTestDir(values.tests),
+      ...(values.tests ? { tests: readTestDir(values.tests) } : { testSet: values['test-set'] }),
       limits,
       checker: checkerOf(values.checker),
       ...(values.interactor ? { interactor: programAt(values.interactor) } : {}),

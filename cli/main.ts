@@ -2,12 +2,13 @@
 // The cellblock command: one entry, a sub-command per job.
 import { SandboxError } from '../sandbox/errors.js';
 import { doctorCommand } from './doctor.js';
-import { JUDGE_USAGE, judgeCommand } from './judge.js';
+import { JUDGE_USAGE, judgeCommand, putTestsCommand } from './judge.js';
 import { languagesCommand } from './languages.js';
 import { RUN_USAGE, runCommand } from './run.js';
 
 const USAGE = `usage: cellblock <command> [options]
-  judge      judge a submission against a directory of tests
+  judge      judge a submission against a directory of tests or a stored test set
+  put-tests  store a directory of tests; prints its hash
   run        run one command in a fresh sandbox
   languages  list language profiles, their availability and versions
   doctor     check this host's kernel features and cgroups
@@ -18,6 +19,7 @@ ${RUN_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   judge: judgeCommand,
+  'put-tests': putTestsCommand,
   run: runCommand,
   languages: languagesCommand,
   doctor: doctorCommand,

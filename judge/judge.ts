@@ -3,13 +3,17 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { SandboxError } from '../sandbox/errors.js';
+import { type ContentStore, defaultStore } from '../store/content.js';
 import { compileSource, prepareProgram } from './program.js';
-import { type ParsedSubmission, Submission, type SubmissionResult, type TestResult, type Verdict } from './schema.js';
+import { type JudgedSubmission, type ParsedSubmission, Submission, type SubmissionResult, type TestResult, type Verdict } from './schema.js';
 import { type Prepared, runTest, skipped } from './test-run.js';
+import { getTestSet } from './test-sets.js';
 
 export interface JudgeOptions {
   // tests in flight at once (default: the number of CPUs)
   parallelism?: number;
+  // where stored test sets and compiled programs are (default: CELLBLOCK_STORE)
+  store?: ContentStore;
   onTest?: (result: TestResult, index: number, total: number) => void;
 }
 
@@ -21,7 +25,7 @@ export function parseSubmission(input: Submission): ParsedSubmission {
 
 const passed = (verdict: Verdict): boolean => verdict === 'AC';
 
-function summarize(submission: ParsedSubmission, tests: TestResult[], compile: SubmissionResult['compile']): SubmissionResult {
+function summarize(submission: JudgedSubmission, tests: TestResult[], compile: SubmissionResult['compile']): SubmissionResult {
   const failing = tests.find((test) => test.verdict !== 'AC' && test.verdict !== 'SK');
   const byName = new Map(tests.map((test) => [test.name, test]));
   const groups = submission.groups?.map((group) => {
@@ -47,7 +51,7 @@ function summarize(submission: ParsedSubmission, tests: TestResult[], compile: S
 }
 
 function failedBeforeTests(
-  submission: ParsedSubmission,
+  submission: JudgedSubmission,
   verdict: Verdict,
   compile: SubmissionResult['compile'],
   error?: string,
@@ -61,7 +65,7 @@ function failedBeforeTests(
 }
 
 // Checker and interactor are compiled beside the submission; their failures are ours.
-async function prepareHelpers(submission: ParsedSubmission): Promise<Omit<Prepared, 'solution'> | string> {
+async function prepareHelpers(submission: JudgedSubmission, store: ContentStore): Promise<Omit<Prepared, 'solution'> | string> {
   const helpers: Omit<Prepared, 'solution'> = {};
   const wanted = [
     ['checker', submission.checker.kind === 'program' ? submission.checker.program : undefined],
@@ -69,14 +73,14 @@ async function prepareHelpers(submission: ParsedSubmission): Promise<Omit<Prepar
   ] as const;
   for (const [role, program] of wanted) {
     if (!program) continue;
-    const compiled = await prepareProgram(program);
+    const compiled = await prepareProgram(program, store);
     if (!compiled.executable) return `${role} did not compile: ${compiled.internalError ?? compiled.compile.output}`;
     helpers[role] = compiled.executable;
   }
   return helpers;
 }
 
-async function runAll(submission: ParsedSubmission, prepared: Prepared, options: JudgeOptions): Promise<TestResult[]> {
+async function runAll(submission: JudgedSubmission, prepared: Prepared, options: JudgeOptions): Promise<TestResult[]> {
   const tests = submission.tests;
   const results: (TestResult | undefined)[] = new Array(tests.length);
   let next = 0;
@@ -98,12 +102,18 @@ async function runAll(submission: ParsedSubmission, prepared: Prepared, options:
   return tests.map((test, index) => (index > firstFailure ? skipped(test.name) : (results[index] ?? skipped(test.name))));
 }
 
+async function withTests(parsed: ParsedSubmission, store: () => ContentStore): Promise<JudgedSubmission> {
+  const { tests, testSet, ...rest } = parsed;
+  return { ...rest, tests: tests ?? (await getTestSet(store(), testSet!)) };
+}
+
 export async function judge(input: Submission, options: JudgeOptions = {}): Promise<SubmissionResult> {
-  const submission = parseSubmission(input);
-  const compiled = await compileSource(submission.language, submission.source, submission.files);
+  const store = () => (options.store ??= defaultStore());
+  const submission = await withTests(parseSubmission(input), store);
+  const compiled = await compileSource(submission.language, submission.source, submission.files, store());
   if (compiled.internalError) return failedBeforeTests(submission, 'IE', compiled.compile, compiled.internalError);
   if (!compiled.executable) return failedBeforeTests(submission, 'CE', compiled.compile);
-  const helpers = await prepareHelpers(submission);
+  const helpers = await prepareHelpers(submission, store());
   if (typeof helpers === 'string') return failedBeforeTests(submission, 'IE', compiled.compile, helpers);
   const tests = await runAll(submission, { solution: compiled.executable, ...helpers }, options);
   return summarize(submission, tests, compiled.compile);

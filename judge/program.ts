@@ -2,9 +2,11 @@
 // sandbox (its outputs collected), then run in a fresh sandbox per test.
 import { entryPoint, fill, findLanguage, type Language, type Step } from '../profiles/languages.js';
 import { type FileIn, type LimitOverrides, type RunResult, type RunSpec } from '../sandbox/schema.js';
+import { z } from 'zod';
 import { SandboxError } from '../sandbox/errors.js';
 import { run } from '../sandbox/run.js';
-import { type CompileResult, type Program } from './schema.js';
+import { type ContentStore, Sha256, sha256 } from '../store/content.js';
+import { CompileResult, type Program } from './schema.js';
 
 // What a run needs besides its limits and stdin.
 export interface Executable {
@@ -78,12 +80,45 @@ export interface Compiled {
   internalError?: string;
 }
 
-// Compiles a source (with extra files) once; interpreted languages just carry
+// What a compile produced, as stored: its result and its outputs by hash.
+const CompileRecord = z.object({
+  compile: CompileResult,
+  outputs: z.array(z.object({ path: z.string(), mode: z.number().int(), hash: Sha256 })).optional(),
+});
+
+// Compiles are cached by everything that decides them: the profile, where its
+// toolchain is and which version, the source and its files.
+const compileKey = (language: Language, source: string, extraFiles: { path: string; content: string }[]): Sha256 =>
+  sha256(JSON.stringify([language.profile, language.vars, language.version ?? '', source, extraFiles]));
+
+async function cachedCompile(store: ContentStore, key: Sha256): Promise<{ compile: CompileResult; artifacts?: FileIn[] } | undefined> {
+  const record = await store.resolve(key).then((hash) => (hash ? store.get(hash) : undefined));
+  const parsed = record ? CompileRecord.safeParse(JSON.parse(record.toString('utf8'))) : undefined;
+  if (!parsed?.success) return undefined;
+  if (!parsed.data.outputs) return { compile: parsed.data.compile };
+  const artifacts: FileIn[] = [];
+  for (const output of parsed.data.outputs) {
+    const data = await store.get(output.hash);
+    if (!data) return undefined;
+    artifacts.push({ path: output.path, content: data, mode: output.mode });
+  }
+  return { compile: parsed.data.compile, artifacts };
+}
+
+async function saveCompile(store: ContentStore, key: Sha256, compile: CompileResult, outputs?: { path: string; mode: number; data: Uint8Array }[]) {
+  const stored = outputs && (await Promise.all(outputs.map(async (o) => ({ path: o.path, mode: o.mode, hash: await store.put(o.data) }))));
+  const record = await store.put(JSON.stringify({ compile, ...(stored ? { outputs: stored } : {}) }));
+  await store.link(key, record);
+}
+
+// Compiles a source (with extra files) once — or takes the compile from the
+// store, when these inputs were compiled before; interpreted languages just carry
 // the source into every run.
 export async function compileSource(
   languageId: string,
   source: string,
   extraFiles: { path: string; content: string }[] = [],
+  store?: ContentStore,
 ): Promise<Compiled> {
   const language = requireLanguage(languageId);
   const values = placeholders(language, source);
@@ -98,6 +133,11 @@ export async function compileSource(
   });
   const compile = language.profile.compile;
   if (!compile) return { compile: { status: 'skipped', output: '' }, executable: executable(sourceFiles) };
+
+  const key = compileKey(language, source, extraFiles);
+  // A cache that cannot be read or written only costs a compile.
+  const cached = store ? await cachedCompile(store, key).catch(() => undefined) : undefined;
+  if (cached) return { compile: cached.compile, ...(cached.artifacts ? { executable: executable(cached.artifacts) } : {}) };
 
   const outputs = compile.outputs.map((output) => fill(output, values));
   const step = stepParts(compile, values);
@@ -116,15 +156,21 @@ export async function compileSource(
     return { compile: { status: 'error', output: '', ...timing }, internalError: `compiler: ${result.error?.message ?? 'failed'}` };
   }
   const collected = result.files ?? [];
+  // only a compiler that ran to its end decides; a timeout may not repeat
+  const decided = result.status === 'ok' || result.status === 'runtime_error';
   if (result.status !== 'ok' || result.exitCode !== 0 || collected.length !== outputs.length) {
-    return { compile: { status: 'error', output: compileMessage(result), ...timing } };
+    const failed: CompileResult = { status: 'error', output: compileMessage(result), ...timing };
+    if (store && decided) await saveCompile(store, key, failed).catch(() => undefined);
+    return { compile: failed };
   }
   const artifacts = collected.map((file) => ({ path: file.path, content: file.data, mode: file.mode }));
-  return { compile: { status: 'ok', output: compileMessage(result), ...timing }, executable: executable(artifacts) };
+  const done: CompileResult = { status: 'ok', output: compileMessage(result), ...timing };
+  if (store) await saveCompile(store, key, done, collected).catch(() => undefined);
+  return { compile: done, executable: executable(artifacts) };
 }
 
 // A checker or interactor: compiled like a submission, or a host executable.
-export async function prepareProgram(program: Program): Promise<Compiled> {
+export async function prepareProgram(program: Program, store?: ContentStore): Promise<Compiled> {
   if ('executable' in program) {
     const executable: Executable = {
       files: [{ path: 'program', source: program.executable, mode: 0o755 }],
@@ -137,5 +183,5 @@ export async function prepareProgram(program: Program): Promise<Compiled> {
     };
     return { compile: { status: 'skipped', output: '' }, executable };
   }
-  return compileSource(program.language, program.source);
+  return compileSource(program.language, program.source, [], store);
 }

@@ -67,7 +67,8 @@ export const Group = z.object({
   points: z.number().min(0),
 });
 
-export const Submission = z.object({
+export const Submission = z
+  .object({
   language: z.string().min(1),
   source: z.string().max(MAX_SOURCE),
   // more files beside the source (headers, modules), written to the work dir
@@ -75,15 +76,23 @@ export const Submission = z.object({
     .array(z.object({ path: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a plain file name'), content: z.string().max(MAX_SOURCE) }))
     .max(64)
     .default([]),
-  tests: z.array(TestCase).min(1).max(1_000),
+  // the tests inline, or a test set stored before, by its hash
+  tests: z.array(TestCase).min(1).max(1_000).optional(),
+  testSet: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
   limits: JudgeLimits.prefault({}),
   checker: Checker.default({ kind: 'tokens' }),
   interactor: Program.optional(),
   stopOnFirstFailure: z.boolean().default(false),
   groups: z.array(Group).max(100).optional(),
-});
+  })
+  .refine((s) => (s.tests === undefined) !== (s.testSet === undefined), {
+    message: 'give either tests or testSet',
+    path: ['tests'],
+  });
 export type Submission = z.input<typeof Submission>;
 export type ParsedSubmission = z.output<typeof Submission>;
+// A submission whose tests are at hand (a stored test set loaded).
+export type JudgedSubmission = Omit<ParsedSubmission, 'tests' | 'testSet'> & { tests: TestCase[] };
 
 export const TestResult = z.object({
   name: z.string(),

@@ -5,7 +5,7 @@ import { openPipe, run } from '../sandbox/run.js';
 import { type LimitOverrides, type RunResult } from '../sandbox/schema.js';
 import { capMessage, check, type CheckOutcome } from './checkers.js';
 import { type Executable, runSpecFor } from './program.js';
-import { type ParsedSubmission, type TestCase, type TestResult, type Verdict } from './schema.js';
+import { type JudgedSubmission, type TestCase, type TestResult, type Verdict } from './schema.js';
 
 export interface Prepared {
   solution: Executable;
@@ -38,7 +38,7 @@ export function stopReason(result: RunResult): string {
   }
 }
 
-export function solutionLimits(submission: ParsedSubmission): LimitOverrides {
+export function solutionLimits(submission: JudgedSubmission): LimitOverrides {
   const { timeMs, wallMs, memoryKb, outputKb, stackKb, pids } = submission.limits;
   return {
     cpuMs: timeMs,
@@ -71,7 +71,7 @@ function stoppedVerdict(solution: Executable, result: RunResult): Verdict | unde
   return STOPPED[result.status] ?? 'RE';
 }
 
-async function runPlain(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
   const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin } }));
   const stopped = stoppedVerdict(prepared.solution, result);
   if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 });
@@ -101,7 +101,7 @@ function interactiveVerdict(executable: Executable, solution: RunResult, interac
   return { verdict: 'AC', message, points: 1 };
 }
 
-async function runInteractive(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+async function runInteractive(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
   const interactor = prepared.interactor!;
   const toSolution = openPipe();
   const toInteractor = openPipe();
@@ -124,7 +124,7 @@ async function runInteractive(submission: ParsedSubmission, prepared: Prepared, 
   return testResult(test.name, solution, interactiveVerdict(prepared.solution, solution, interactorResult));
 }
 
-export function runTest(submission: ParsedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+export function runTest(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
   return prepared.interactor ? runInteractive(submission, prepared, test) : runPlain(submission, prepared, test);
 }
 

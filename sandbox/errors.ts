@@ -13,6 +13,7 @@ export const ErrorCode = z.enum([
   'SANDBOX_SETUP', // any other failure while building the sandbox
   'UNKNOWN_LANGUAGE', // no profile has this id
   'LANGUAGE_UNAVAILABLE', // the profile exists, its toolchain is not on this host
+  'TEST_SET_NOT_FOUND', // no stored test set has this hash
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

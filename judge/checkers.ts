@@ -80,7 +80,7 @@ export interface CheckInput {
   expected: string;
 }
 
-async function runCheckerProgram(checker: Executable, { input, output, expected }: CheckInput): Promise<CheckOutcome> {
+async function runCheckerProgram(checker: Executable, { input, output, expected }: CheckInput, signal?: AbortSignal): Promise<CheckOutcome> {
   const spec = runSpecFor(
     checker,
     { cpuMs: 10_000, wallMs: 20_000, memoryKb: 524_288, outputKb: 64 },
@@ -92,7 +92,7 @@ async function runCheckerProgram(checker: Executable, { input, output, expected 
     { path: 'output.txt', content: output },
     { path: 'answer.txt', content: expected },
   ];
-  const result = await run({ ...spec, argv: [...spec.argv, 'input.txt', 'output.txt', 'answer.txt'], files });
+  const result = await run({ ...spec, argv: [...spec.argv, 'input.txt', 'output.txt', 'answer.txt'], files }, signal ? { signal } : {});
   const message = capMessage((result.stderr || result.stdout).trim());
   const verdict = result.status === 'ok' || result.status === 'runtime_error' ? TESTLIB[result.exitCode ?? -1] : undefined;
   if (!verdict) {
@@ -104,7 +104,12 @@ async function runCheckerProgram(checker: Executable, { input, output, expected 
   return { verdict, message, points };
 }
 
-export async function check(checker: Checker, program: Executable | undefined, io: CheckInput): Promise<CheckOutcome> {
+export async function check(
+  checker: Checker,
+  program: Executable | undefined,
+  io: CheckInput,
+  signal?: AbortSignal,
+): Promise<CheckOutcome> {
   switch (checker.kind) {
     case 'exact':
       return compareExact(io.output, io.expected);
@@ -116,6 +121,6 @@ export async function check(checker: Checker, program: Executable | undefined, i
       return compareTokens(io.output, io.expected, closeEnough(checker.absolute, checker.relative));
     case 'program':
       if (!program) return { verdict: 'IE', message: 'checker program not prepared', points: 0 };
-      return runCheckerProgram(program, io);
+      return runCheckerProgram(program, io, signal);
   }
 }

@@ -14,6 +14,8 @@ export interface JudgeOptions {
   parallelism?: number;
   // where stored test sets and compiled programs are (default: CELLBLOCK_STORE)
   store?: ContentStore;
+  // aborting it kills the running sandboxes and skips the tests not started
+  signal?: AbortSignal;
   onTest?: (result: TestResult, index: number, total: number) => void;
 }
 
@@ -65,15 +67,19 @@ function failedBeforeTests(
 }
 
 // Checker and interactor are compiled beside the submission; their failures are ours.
-async function prepareHelpers(submission: JudgedSubmission, store: ContentStore): Promise<Omit<Prepared, 'solution'> | string> {
-  const helpers: Omit<Prepared, 'solution'> = {};
+async function prepareHelpers(
+  submission: JudgedSubmission,
+  store: ContentStore,
+  signal: AbortSignal | undefined,
+): Promise<Omit<Prepared, 'solution' | 'signal'> | string> {
+  const helpers: Omit<Prepared, 'solution' | 'signal'> = {};
   const wanted = [
     ['checker', submission.checker.kind === 'program' ? submission.checker.program : undefined],
     ['interactor', submission.interactor],
   ] as const;
   for (const [role, program] of wanted) {
     if (!program) continue;
-    const compiled = await prepareProgram(program, store);
+    const compiled = await prepareProgram(program, store, signal);
     if (!compiled.executable) return `${role} did not compile: ${compiled.internalError ?? compiled.compile.output}`;
     helpers[role] = compiled.executable;
   }
@@ -86,7 +92,7 @@ async function runAll(submission: JudgedSubmission, prepared: Prepared, options:
   let next = 0;
   let firstFailure = Infinity;
   const worker = async () => {
-    while (next < tests.length) {
+    while (next < tests.length && !options.signal?.aborted) {
       const index = next++;
       if (index > firstFailure) break;
       const result = await runTest(submission, prepared, tests[index]!);
@@ -110,11 +116,12 @@ async function withTests(parsed: ParsedSubmission, store: () => ContentStore): P
 export async function judge(input: Submission, options: JudgeOptions = {}): Promise<SubmissionResult> {
   const store = () => (options.store ??= defaultStore());
   const submission = await withTests(parseSubmission(input), store);
-  const compiled = await compileSource(submission.language, submission.source, submission.files, store());
+  const compiled = await compileSource(submission.language, submission.source, submission.files, store(), options.signal);
   if (compiled.internalError) return failedBeforeTests(submission, 'IE', compiled.compile, compiled.internalError);
   if (!compiled.executable) return failedBeforeTests(submission, 'CE', compiled.compile);
-  const helpers = await prepareHelpers(submission, store());
+  const helpers = await prepareHelpers(submission, store(), options.signal);
   if (typeof helpers === 'string') return failedBeforeTests(submission, 'IE', compiled.compile, helpers);
-  const tests = await runAll(submission, { solution: compiled.executable, ...helpers }, options);
+  const signal = options.signal ? { signal: options.signal } : {};
+  const tests = await runAll(submission, { solution: compiled.executable, ...helpers, ...signal }, options);
   return summarize(submission, tests, compiled.compile);
 }

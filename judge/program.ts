@@ -119,6 +119,7 @@ export async function compileSource(
   source: string,
   extraFiles: { path: string; content: string }[] = [],
   store?: ContentStore,
+  signal?: AbortSignal,
 ): Promise<Compiled> {
   const language = requireLanguage(languageId);
   const values = placeholders(language, source);
@@ -150,9 +151,9 @@ export async function compileSource(
     seccomp: { allow: step.seccompAllow },
     truncateOutput: true,
     collect: outputs,
-  });
+  }, signal ? { signal } : {});
   const timing = { cpuMs: result.cpuMs, wallMs: result.wallMs };
-  if (result.status === 'internal_error') {
+  if (result.status === 'internal_error' || result.status === 'cancelled') {
     return { compile: { status: 'error', output: '', ...timing }, internalError: `compiler: ${result.error?.message ?? 'failed'}` };
   }
   const collected = result.files ?? [];
@@ -170,7 +171,7 @@ export async function compileSource(
 }
 
 // A checker or interactor: compiled like a submission, or a host executable.
-export async function prepareProgram(program: Program, store?: ContentStore): Promise<Compiled> {
+export async function prepareProgram(program: Program, store?: ContentStore, signal?: AbortSignal): Promise<Compiled> {
   if ('executable' in program) {
     const executable: Executable = {
       files: [{ path: 'program', source: program.executable, mode: 0o755 }],
@@ -183,5 +184,5 @@ export async function prepareProgram(program: Program, store?: ContentStore): Pr
     };
     return { compile: { status: 'skipped', output: '' }, executable };
   }
-  return compileSource(program.language, program.source, [], store);
+  return compileSource(program.language, program.source, [], store, signal);
 }

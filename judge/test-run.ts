@@ -11,6 +11,8 @@ export interface Prepared {
   solution: Executable;
   checker?: Executable;
   interactor?: Executable;
+  // aborting it cancels every run of the submission
+  signal?: AbortSignal;
 }
 
 // What a run's status means for a solution, when it did not simply finish.
@@ -21,6 +23,7 @@ const STOPPED: Partial<Record<RunResult['status'], Verdict>> = {
   output_limit: 'OLE',
   security_violation: 'SV',
   internal_error: 'IE',
+  cancelled: 'SK',
 };
 
 export function stopReason(result: RunResult): string {
@@ -72,14 +75,15 @@ function stoppedVerdict(solution: Executable, result: RunResult): Verdict | unde
 }
 
 async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
-  const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin } }));
+  const options = prepared.signal ? { signal: prepared.signal } : {};
+  const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin } }), options);
   const stopped = stoppedVerdict(prepared.solution, result);
   if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 });
   const outcome = await check(submission.checker, prepared.checker, {
     input: test.stdin,
     output: result.stdout,
     expected: test.expected,
-  });
+  }, prepared.signal);
   return testResult(test.name, result, outcome);
 }
 
@@ -106,7 +110,8 @@ async function runInteractive(submission: JudgedSubmission, prepared: Prepared, 
   const toSolution = openPipe();
   const toInteractor = openPipe();
   const limits = solutionLimits(submission);
-  const solutionRun = run(runSpecFor(prepared.solution, limits, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write }));
+  const options = prepared.signal ? { signal: prepared.signal } : {};
+  const solutionRun = run(runSpecFor(prepared.solution, limits, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write }), options);
   const interactorSpec = runSpecFor(
     interactor,
     { cpuMs: limits.cpuMs! * 2 + 1_000, wallMs: limits.wallMs! + 1_000, memoryKb: 524_288, outputKb: 64 },
@@ -116,7 +121,7 @@ async function runInteractive(submission: JudgedSubmission, prepared: Prepared, 
     ...interactorSpec,
     argv: [...interactorSpec.argv, 'input.txt', 'output.txt'],
     files: [...(interactorSpec.files ?? []), { path: 'input.txt', content: test.stdin }],
-  });
+  }, options);
   // The addon duplicated the ends it needs when run() was called: close ours, so
   // each side sees end-of-file when the other exits.
   for (const fd of [toSolution.read, toSolution.write, toInteractor.read, toInteractor.write]) closeSync(fd);

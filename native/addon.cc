@@ -7,7 +7,11 @@
 #include <napi.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/utsname.h>
+
+#include <map>
+#include <mutex>
 
 #include <thread>
 
@@ -177,11 +181,42 @@ struct Pending {
   JobSpec spec;
   JobResult result;
   Napi::Promise::Deferred deferred;
+  double cancel_token;
 };
+
+// Runs that can be cancelled: the caller's token → the run's eventfd.
+std::mutex cancel_mutex;
+std::map<double, int> cancel_fds;
+
+void register_cancel(Pending& pending) {
+  if (pending.cancel_token <= 0) return;
+  pending.spec.cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  std::lock_guard<std::mutex> lock(cancel_mutex);
+  cancel_fds[pending.cancel_token] = pending.spec.cancel_fd;
+}
+
+void unregister_cancel(Pending& pending) {
+  if (pending.spec.cancel_fd < 0) return;
+  std::lock_guard<std::mutex> lock(cancel_mutex);
+  cancel_fds.erase(pending.cancel_token);
+  close(pending.spec.cancel_fd);
+}
 
 void resolve(Napi::Env env, Napi::Function, void*, Pending* pending) {
   if (env != nullptr) pending->deferred.Resolve(result_object(env, pending->result));
   delete pending;
+}
+
+// cancel(token): the run started with this cancelToken is killed (its status is
+// "cancelled"); false when no such run is in flight.
+Napi::Value Cancel(const Napi::CallbackInfo& info) {
+  double token = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  std::lock_guard<std::mutex> lock(cancel_mutex);
+  auto it = cancel_fds.find(token);
+  if (it == cancel_fds.end()) return Napi::Boolean::New(info.Env(), false);
+  uint64_t one = 1;
+  ssize_t written = write(it->second, &one, sizeof one);
+  return Napi::Boolean::New(info.Env(), written == sizeof one);
 }
 
 Napi::Value Launch(const Napi::CallbackInfo& info) {
@@ -190,12 +225,16 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(env, "launch(spec): spec must be an object").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* pending = new Pending{parse_spec(info[0].As<Napi::Object>()), {}, Napi::Promise::Deferred::New(env)};
+  Napi::Object spec = info[0].As<Napi::Object>();
+  auto* pending = new Pending{parse_spec(spec), {}, Napi::Promise::Deferred::New(env),
+                              static_cast<double>(number(spec, "cancelToken", 0))};
+  register_cancel(*pending);
   Napi::Promise promise = pending->deferred.Promise();
   using Tsfn = Napi::TypedThreadSafeFunction<void, Pending, resolve>;
   Tsfn tsfn = Tsfn::New(env, "cellblock-run", 0, 1);
   std::thread([pending, tsfn]() mutable {
     pending->result = run_job(pending->spec);
+    unregister_cancel(*pending);
     tsfn.BlockingCall(pending);
     tsfn.Release();
   }).detach();
@@ -257,6 +296,7 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("cancel", Napi::Function::New(env, Cancel));
   exports.Set("launch", Napi::Function::New(env, Launch));
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("configure", Napi::Function::New(env, Configure));

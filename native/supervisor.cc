@@ -259,11 +259,12 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
   double deadline = started + static_cast<double>(spec.wall_ms);
   double cpu_check = started + 2;
   for (;;) {
-    struct pollfd fds[6] = {{res.pidfd, POLLIN, 0},       {res.out_read, POLLIN, 0}, {res.err_read, POLLIN, 0},
-                            {res.notify_read, POLLIN, 0}, {res.listener, POLLIN, 0}, {res.status_read, POLLIN, 0}};
+    struct pollfd fds[7] = {{res.pidfd, POLLIN, 0},       {res.out_read, POLLIN, 0}, {res.err_read, POLLIN, 0},
+                            {res.notify_read, POLLIN, 0}, {res.listener, POLLIN, 0}, {res.status_read, POLLIN, 0},
+                            {spec.cancel_fd, POLLIN, 0}};
     double now = now_ms();
     int timeout = static_cast<int>(std::max(0.0, std::min(deadline, cpu_check) - now)) + 1;
-    if (poll(fds, 6, timeout) < 0 && errno != EINTR) {
+    if (poll(fds, 7, timeout) < 0 && errno != EINTR) {
       kill_run("poll");  // cannot watch any more: end the run (an internal error), never wait blind
       break;
     }
@@ -287,6 +288,7 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
       close(res.listener);  // the program and its tree are gone
       res.listener = -1;
     }
+    if (fds[6].revents & POLLIN) kill_run("cancelled");
     if (fds[0].revents) break;  // init has exited
     now = now_ms();
     if (now >= deadline) kill_run("wall");
@@ -332,7 +334,9 @@ void classify(const JobSpec& spec, const Watch& watch, const InitReport* report,
   // Signals the program can raise itself count only with the kernel's evidence:
   // SIGSYS only with a listener notification, SIGXCPU only past the CPU limit.
   bool over_cpu = result.cpu_ms > static_cast<double>(spec.cpu_ms);
-  if (watch.reason == "seccomp") {
+  if (watch.reason == "cancelled") {
+    result.status = "cancelled";
+  } else if (watch.reason == "seccomp") {
     result.status = "security_violation";
     result.syscall = watch.syscall.empty() ? "unknown" : watch.syscall;
   } else if (watch.reason == "output" || result.signal == SIGXFSZ) {

@@ -43,6 +43,8 @@ export interface NativeSpec {
   seccomp: NativeSeccompPolicy;
   testLayersOff?: string[];
   testExposed?: string[];
+  // a number the caller may pass to cancel() while the run is in flight
+  cancelToken?: number;
 }
 
 export interface NativeResult {
@@ -73,6 +75,7 @@ export interface NativeProbe {
 interface Addon {
   launch(spec: NativeSpec): Promise<NativeResult>;
   pipe(): [number, number];
+  cancel(token: number): boolean;
   probe(): NativeProbe;
   configure(options: { uidBase?: number }): void;
 }

@@ -20,6 +20,25 @@ export interface RunOptions {
   // 'mount' binds the host's /etc, /root, /home, /var, /tmp and /run read-only
   // as well, with no Landlock rule for them.
   testLayersOff?: TestLayer[];
+  // aborting it kills the run's whole tree; the result's status is then "cancelled"
+  signal?: AbortSignal;
+}
+
+let nextCancelToken = 1;
+
+// Launches, wiring an AbortSignal to the addon's cancel().
+async function launch(native: NativeSpec, signal: AbortSignal | undefined) {
+  if (!signal) return addon.launch(native);
+  const cancelToken = nextCancelToken++;
+  const running = addon.launch({ ...native, cancelToken });
+  const cancel = () => addon.cancel(cancelToken);
+  if (signal.aborted) cancel();
+  else signal.addEventListener('abort', cancel, { once: true });
+  try {
+    return await running;
+  } finally {
+    signal.removeEventListener('abort', cancel);
+  }
 }
 
 const EXPOSED_WITHOUT_MOUNT_ISOLATION = ['/etc', '/root', '/home', '/var', '/tmp', '/run'];
@@ -129,7 +148,7 @@ export async function run(input: RunSpec, options: RunOptions = {}): Promise<Run
   checkPathsExist(spec);
   const test = testLayers(options);
   const weakened = [...missing, ...test.layers.map((layer) => `${layer} (test)`)];
-  const raw = await addon.launch({ ...toNative(spec, landlockAbi), ...test.native });
+  const raw = await launch({ ...toNative(spec, landlockAbi), ...test.native }, options.signal);
   const error = raw.error ? { code: ErrorCode.catch('SANDBOX_SETUP').parse(raw.error.code), message: raw.error.message } : undefined;
   return {
     status: RunStatus.parse(raw.status),

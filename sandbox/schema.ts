@@ -108,6 +108,7 @@ export const RunStatus = z.enum([
   'output_limit',
   'security_violation',
   'internal_error',
+  'cancelled', // stopped by the caller (run's options.signal)
 ]);
 export type RunStatus = z.infer<typeof RunStatus>;
 

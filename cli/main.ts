@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The cellblock command: one entry, a sub-command per job.
+import { ConfigError } from '../config/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { doctorCommand } from './doctor.js';
 import { JUDGE_USAGE, judgeCommand, putTestsCommand } from './judge.js';
 import { languagesCommand } from './languages.js';
 import { RUN_USAGE, runCommand } from './run.js';
+import { apiCommand, SERVE_USAGE, serveCommand, workerCommand } from './service.js';
 
 const USAGE = `usage: cellblock <command> [options]
   judge      judge a submission against a directory of tests or a stored test set
@@ -12,10 +14,14 @@ const USAGE = `usage: cellblock <command> [options]
   run        run one command in a fresh sandbox
   languages  list language profiles, their availability and versions
   doctor     check this host's kernel features and cgroups
+  serve      the HTTP API and a worker in one process (its own Redis unless REDIS_URL)
+  api        the HTTP API alone;  worker  a worker alone (both on REDIS_URL)
 
 ${JUDGE_USAGE}
 
-${RUN_USAGE}`;
+${RUN_USAGE}
+
+${SERVE_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   judge: judgeCommand,
@@ -23,6 +29,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
   languages: languagesCommand,
   doctor: doctorCommand,
+  serve: serveCommand,
+  api: apiCommand,
+  worker: workerCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +44,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command(args);
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`cellblock: ${error.message}\n`);
+      return 2;
+    }
     if (error instanceof SandboxError) {
       process.stderr.write(`cellblock: ${error.code}: ${error.message}\n`);
       if (args.includes('--json')) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);

@@ -16,6 +16,8 @@ export interface JudgeOptions {
   store?: ContentStore;
   // aborting it kills the running sandboxes and skips the tests not started
   signal?: AbortSignal;
+  // pin the solution's runs to these CPUs (cpuset list)
+  cpus?: string;
   onTest?: (result: TestResult, index: number, total: number) => void;
 }
 
@@ -121,7 +123,7 @@ export async function judge(input: Submission, options: JudgeOptions = {}): Prom
   if (!compiled.executable) return failedBeforeTests(submission, 'CE', compiled.compile);
   const helpers = await prepareHelpers(submission, store(), options.signal);
   if (typeof helpers === 'string') return failedBeforeTests(submission, 'IE', compiled.compile, helpers);
-  const signal = options.signal ? { signal: options.signal } : {};
-  const tests = await runAll(submission, { solution: compiled.executable, ...helpers, ...signal }, options);
+  const context = { ...(options.signal ? { signal: options.signal } : {}), ...(options.cpus ? { cpus: options.cpus } : {}) };
+  const tests = await runAll(submission, { solution: compiled.executable, ...helpers, ...context }, options);
   return summarize(submission, tests, compiled.compile);
 }

@@ -13,6 +13,8 @@ export interface Prepared {
   interactor?: Executable;
   // aborting it cancels every run of the submission
   signal?: AbortSignal;
+  // the CPUs the solution is pinned to (a worker slot's)
+  cpus?: string;
 }
 
 // What a run's status means for a solution, when it did not simply finish.
@@ -76,7 +78,8 @@ function stoppedVerdict(solution: Executable, result: RunResult): Verdict | unde
 
 async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
   const options = prepared.signal ? { signal: prepared.signal } : {};
-  const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin } }), options);
+  const pinned = prepared.cpus ? { cpus: prepared.cpus } : {};
+  const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin }, ...pinned }), options);
   const stopped = stoppedVerdict(prepared.solution, result);
   if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 });
   const outcome = await check(submission.checker, prepared.checker, {
@@ -111,7 +114,11 @@ async function runInteractive(submission: JudgedSubmission, prepared: Prepared, 
   const toInteractor = openPipe();
   const limits = solutionLimits(submission);
   const options = prepared.signal ? { signal: prepared.signal } : {};
-  const solutionRun = run(runSpecFor(prepared.solution, limits, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write }), options);
+  const pinned = prepared.cpus ? { cpus: prepared.cpus } : {};
+  const solutionRun = run(
+    runSpecFor(prepared.solution, limits, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write, ...pinned }),
+    options,
+  );
   const interactorSpec = runSpecFor(
     interactor,
     { cpuMs: limits.cpuMs! * 2 + 1_000, wallMs: limits.wallMs! + 1_000, memoryKb: 524_288, outputKb: 64 },

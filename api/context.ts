@@ -1,0 +1,15 @@
+// What the routes share: configuration, Redis, submissions, events, the store.
+import { type Redis } from 'ioredis';
+import { type Logger } from 'pino';
+import { type Config } from '../config/schema.js';
+import { type EventHub, type Submissions } from '../queue/submissions.js';
+import { type ContentStore } from '../store/content.js';
+
+export interface ApiContext {
+  config: Config;
+  redis: Redis;
+  subs: Submissions;
+  hub: EventHub;
+  store: ContentStore;
+  log: Logger;
+}

@@ -1,0 +1,62 @@
+// Every error the API returns: a stable code, an HTTP status and a message, as
+// {"error": {"code", "message"}}. Client mistakes are 4xx, never 5xx.
+import { z } from 'zod';
+import { type ErrorCode } from '../sandbox/errors.js';
+
+export const ApiErrorCode = z.enum([
+  'INVALID_JSON',
+  'INVALID_REQUEST',
+  'BODY_TOO_LARGE',
+  'UNAUTHORIZED',
+  'RATE_LIMITED',
+  'TOO_MANY_ACTIVE',
+  'LIMIT_ABOVE_CEILING',
+  'UNKNOWN_LANGUAGE',
+  'LANGUAGE_UNAVAILABLE',
+  'TEST_SET_NOT_FOUND',
+  'BATCH_TOO_LARGE',
+  'NOT_FOUND',
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL',
+]);
+export type ApiErrorCode = z.infer<typeof ApiErrorCode>;
+
+export const ApiErrorBody = z.object({ error: z.object({ code: ApiErrorCode, message: z.string() }) });
+
+const STATUS: Record<ApiErrorCode, 400 | 401 | 404 | 413 | 422 | 429 | 500 | 503> = {
+  INVALID_JSON: 400,
+  INVALID_REQUEST: 400,
+  BODY_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  RATE_LIMITED: 429,
+  TOO_MANY_ACTIVE: 429,
+  LIMIT_ABOVE_CEILING: 422,
+  UNKNOWN_LANGUAGE: 422,
+  LANGUAGE_UNAVAILABLE: 422,
+  TEST_SET_NOT_FOUND: 422,
+  BATCH_TOO_LARGE: 413,
+  NOT_FOUND: 404,
+  SERVICE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly status: (typeof STATUS)[ApiErrorCode];
+  readonly retryAfter?: number;
+  constructor(code: ApiErrorCode, message: string, retryAfter?: number) {
+    super(message);
+    this.code = code;
+    this.status = STATUS[code];
+    if (retryAfter !== undefined) this.retryAfter = retryAfter;
+  }
+}
+
+// The engine's codes a request can cause.
+export function fromEngine(code: ErrorCode, message: string): ApiError {
+  if (code === 'UNKNOWN_LANGUAGE' || code === 'LANGUAGE_UNAVAILABLE' || code === 'TEST_SET_NOT_FOUND') {
+    return new ApiError(code, message);
+  }
+  if (code === 'INVALID_SPEC') return new ApiError('INVALID_REQUEST', message);
+  return new ApiError('INTERNAL', message);
+}

@@ -1,0 +1,138 @@
+// cellblock serve | api | worker: the service's processes. `serve` runs the API
+// and a worker in one process, with its own redis-server unless REDIS_URL is set;
+// `api` and `worker` run the halves apart, any number of each on one Redis.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from '@hono/node-server';
+import { pino, type Logger } from 'pino';
+import { createApp } from '../api/app.js';
+import { type Config, loadConfig } from '../config/schema.js';
+import { startEmbeddedRedis } from '../queue/embedded-redis.js';
+import { connect, connectFailFast, redisOptions } from '../queue/redis.js';
+import { eventHub, submissions } from '../queue/submissions.js';
+import { directoryStore } from '../store/content.js';
+import { startWorker } from '../worker/worker.js';
+
+export const SERVE_USAGE = `usage: cellblock serve [--host 127.0.0.1] [--port 2358] [--data DIR] [--workers N]
+       cellblock api [--host H] [--port P]        (needs REDIS_URL)
+       cellblock worker [--workers N]              (needs REDIS_URL)
+  Settings also come from CELLBLOCK_HOST, CELLBLOCK_PORT, CELLBLOCK_DATA, CELLBLOCK_WORKERS, REDIS_URL, …
+  and a JSON file named by CELLBLOCK_CONFIG (see README).`;
+
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  workers: { type: 'string' },
+} as const;
+
+function configFrom(args: string[]): Config {
+  const { values } = parseArgs({ args, options: OPTIONS, strict: true });
+  return loadConfig({ host: values.host, port: values.port, dataDir: values.data, workers: values.workers });
+}
+
+const storeFor = (config: Config) => directoryStore(process.env.CELLBLOCK_STORE ?? join(config.dataDir, 'store'));
+
+// A secret that stays the same across restarts: from the config, else kept in the data dir.
+function webhookSecret(config: Config): string {
+  if (config.webhookSecret) return config.webhookSecret;
+  const path = join(config.dataDir, 'webhook.secret');
+  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  return readFileSync(path, 'utf8').trim();
+}
+
+interface Part {
+  close(): Promise<void>;
+}
+
+async function startApiPart(config: Config, redisUrl: string, log: Logger): Promise<Part> {
+  const redis = connectFailFast(redisUrl);
+  redis.on('error', () => undefined); // reported per request as 503
+  const subscriber = connect(redisUrl);
+  subscriber.on('error', () => undefined);
+  const subs = submissions(redis, config.resultTtlSeconds);
+  const hub = eventHub(subscriber);
+  const app = createApp({ config, redis, subs, hub, store: storeFor(config), log });
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const { address, port } = server.address() as AddressInfo;
+  // tests and scripts read this line for the port
+  process.stdout.write(`cellblock: listening on http://${address.includes(':') ? `[${address}]` : address}:${port}\n`);
+  return {
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.close();
+      await subs.queue.close();
+      redis.disconnect();
+    },
+  };
+}
+
+async function startWorkerPart(config: Config, redisUrl: string, log: Logger): Promise<Part> {
+  const redis = connect(redisUrl);
+  const subscriber = connect(redisUrl);
+  for (const connection of [redis, subscriber]) connection.on('error', (error) => log.warn({ err: error }, 'redis'));
+  const subs = submissions(redis, config.resultTtlSeconds);
+  const worker = startWorker(redisOptions(redisUrl), subscriber, subs, {
+    slots: config.workers,
+    pinCpus: config.pinCpus,
+    webhookSecret: webhookSecret(config),
+    store: storeFor(config),
+  }, log);
+  log.info({ slots: config.workers }, 'worker started');
+  return {
+    async close() {
+      await worker.close(config.shutdownGraceMs);
+      await subs.queue.close();
+      redis.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}
+
+// Runs until SIGTERM or SIGINT, then closes the parts in order: stop accepting,
+// drain the workers within the grace, stop our own Redis last.
+async function runUntilSignal(parts: Part[], after: () => Promise<void>, log: Logger): Promise<number> {
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  log.info('shutting down');
+  for (const part of parts) await part.close().catch((error: unknown) => log.error({ err: error }, 'shutdown'));
+  await after();
+  return 0;
+}
+
+const logger = (config: Config): Logger => pino({ level: config.logLevel }, pino.destination(2));
+
+function requireRedis(config: Config, command: string): string {
+  if (!config.redisUrl) throw new Error(`${command} joins a shared Redis: set REDIS_URL (or use cellblock serve)`);
+  return config.redisUrl;
+}
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const config = configFrom(args);
+  const log = logger(config);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const embedded = config.redisUrl ? undefined : await startEmbeddedRedis(config.dataDir);
+  const redisUrl = config.redisUrl ?? embedded!.url;
+  const worker = await startWorkerPart(config, redisUrl, log);
+  const api = await startApiPart(config, redisUrl, log);
+  return runUntilSignal([api, worker], async () => embedded?.stop(), log);
+}
+
+export async function apiCommand(args: string[]): Promise<number> {
+  const config = configFrom(args);
+  const log = logger(config);
+  return runUntilSignal([await startApiPart(config, requireRedis(config, 'api'), log)], async () => undefined, log);
+}
+
+export async function workerCommand(args: string[]): Promise<number> {
+  const config = configFrom(args);
+  const log = logger(config);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  return runUntilSignal([await startWorkerPart(config, requireRedis(config, 'worker'), log)], async () => undefined, log);
+}

@@ -1,0 +1,107 @@
+// The service's configuration: one zod schema, read from environment variables
+// and an optional JSON file (CELLBLOCK_CONFIG). A wrong value stops the start
+// with a message naming the key and what is allowed.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+export const Ceilings = z.object({
+  timeMs: z.number().int().min(1).max(60_000).default(10_000),
+  wallMs: z.number().int().min(1).max(300_000).default(30_000),
+  memoryKb: z.number().int().min(4_096).max(8 * 1024 * 1024).default(1_048_576),
+  tests: z.number().int().min(1).max(1_000).default(1_000),
+});
+export type Ceilings = z.infer<typeof Ceilings>;
+
+export const ApiKey = z.object({
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name: letters, digits, _ . -'),
+  // SHA-256 of the key, hex: keys themselves are never stored
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  ratePerMinute: z.number().int().min(1).default(600),
+  maxActive: z.number().int().min(1).default(64),
+  ceilings: Ceilings.partial().default({}),
+});
+export type ApiKey = z.infer<typeof ApiKey>;
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const loopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
+export const Config = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(2358),
+    dataDir: z.string().min(1).default('/var/lib/cellblock'),
+    // absent: `serve` starts its own redis-server on a unix socket in dataDir
+    redisUrl: z.string().url().optional(),
+    // sandbox slots per worker process: one per core
+    workers: z.coerce.number().int().min(1).max(256).default(availableParallelism()),
+    // pin each slot to one CPU, so concurrent runs never share a core
+    pinCpus: z.boolean().default(false),
+    waitMs: z.coerce.number().int().min(0).max(300_000).default(30_000),
+    batchMax: z.coerce.number().int().min(1).max(1_000).default(20),
+    bodyMaxBytes: z.coerce.number().int().min(1_024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+    resultTtlSeconds: z.coerce.number().int().min(60).default(7 * 24 * 3600),
+    // no keys needed; default: on when bound to loopback only
+    openMode: z.boolean().optional(),
+    apiKeys: z.array(ApiKey).default([]),
+    ceilings: Ceilings.prefault({}),
+    // signs webhook bodies; absent: a random one kept in dataDir
+    webhookSecret: z.string().min(16).optional(),
+    shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .transform((config) => ({ ...config, openMode: config.openMode ?? loopback(config.host) }));
+export type Config = z.output<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+// Environment variable → key. Flags on the command line override both.
+const ENV: Record<string, keyof ConfigInput> = {
+  CELLBLOCK_HOST: 'host',
+  CELLBLOCK_PORT: 'port',
+  CELLBLOCK_DATA: 'dataDir',
+  REDIS_URL: 'redisUrl',
+  CELLBLOCK_WORKERS: 'workers',
+  CELLBLOCK_PIN_CPUS: 'pinCpus',
+  CELLBLOCK_WAIT_MS: 'waitMs',
+  CELLBLOCK_BATCH_MAX: 'batchMax',
+  CELLBLOCK_BODY_MAX_BYTES: 'bodyMaxBytes',
+  CELLBLOCK_RESULT_TTL_SECONDS: 'resultTtlSeconds',
+  CELLBLOCK_OPEN_MODE: 'openMode',
+  CELLBLOCK_WEBHOOK_SECRET: 'webhookSecret',
+  CELLBLOCK_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  CELLBLOCK_LOG_LEVEL: 'logLevel',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const booleanText = (value: string): boolean | string =>
+  value === '1' || value === 'true' ? true : value === '0' || value === 'false' ? false : value;
+
+export function loadConfig(overrides: Partial<Record<keyof ConfigInput, unknown>> = {}, env = process.env): Config {
+  let file: Record<string, unknown> = {};
+  if (env.CELLBLOCK_CONFIG) {
+    try {
+      file = JSON.parse(readFileSync(env.CELLBLOCK_CONFIG, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`CELLBLOCK_CONFIG (${env.CELLBLOCK_CONFIG}): ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const [variable, key] of Object.entries(ENV)) {
+    const value = env[variable];
+    if (value !== undefined && value !== '') fromEnv[key] = key === 'pinCpus' || key === 'openMode' ? booleanText(value) : value;
+  }
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  const parsed = Config.safeParse({ ...file, ...fromEnv, ...defined });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(config)';
+      const variable = Object.entries(ENV).find(([, k]) => k === issue.path[0])?.[0];
+      return `${key}${variable ? ` (${variable})` : ''}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,253 @@
+// Submissions in Redis, shared by the API and the workers: accepting one (state
+// first, then the job, so an accepted submission always has both), reading it,
+// cancelling it, writing its result exactly once, and its events on pub/sub.
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { type Redis } from 'ioredis';
+import { type Submission, type SubmissionResult } from '../judge/schema.js';
+import {
+  QUEUE_SUBMISSIONS,
+  type SubmissionEvent,
+  SubmissionEvent as SubmissionEventSchema,
+  type SubmissionJob,
+  type SubmissionState,
+  type SubmissionView,
+} from './schema.js';
+
+const key = {
+  submission: (id: string) => `cellblock:submission:${id}`,
+  idempotency: (tenant: string, idempotencyKey: string) => `cellblock:idempotency:${tenant}:${idempotencyKey}`,
+  active: (tenant: string) => `cellblock:active:${tenant}`,
+  events: (id: string) => `cellblock:events:${id}`,
+};
+export const CANCEL_CHANNEL = 'cellblock:cancel';
+const EVENTS_PATTERN = 'cellblock:events:*';
+
+export interface SubmitOptions {
+  tenant: string;
+  callbackUrl?: string;
+  idempotencyKey?: string;
+  priority?: number;
+}
+
+export interface StoredSubmission {
+  id: string;
+  tenant: string;
+  status: SubmissionState;
+  submission: Submission;
+  callbackUrl?: string;
+  result?: SubmissionResult;
+  createdAt: number;
+}
+
+// Moves a submission to a final state only once: a second worker finishing a
+// stalled job, or a cancel racing the result, changes nothing.
+const FINISH = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status or status == 'done' or status == 'cancelled' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'finishedAt', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('DECR', KEYS[2])
+return 1`;
+
+const MARK_RUNNING = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'running')
+return 1`;
+
+export const newId = (): string => randomBytes(18).toString('base64url');
+
+export interface Submissions {
+  submit(submission: Submission, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
+  load(id: string): Promise<StoredSubmission | undefined>;
+  view(tenant: string, id: string): Promise<SubmissionView | undefined>;
+  activeCount(tenant: string): Promise<number>;
+  markRunning(id: string): Promise<boolean>;
+  finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean>;
+  cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
+  publish(id: string, event: SubmissionEvent): Promise<void>;
+  queue: Queue<SubmissionJob>;
+}
+
+function toView(stored: StoredSubmission): SubmissionView {
+  return { ...(stored.result ?? {}), id: stored.id, status: stored.status };
+}
+
+export function submissions(redis: Redis, resultTtlSeconds: number): Submissions {
+  const queue = new Queue<SubmissionJob>(QUEUE_SUBMISSIONS, { connection: redis });
+
+  async function load(id: string): Promise<StoredSubmission | undefined> {
+    const fields = await redis.hgetall(key.submission(id));
+    if (!fields.status || !fields.submission || !fields.tenant) return undefined;
+    return {
+      id,
+      tenant: fields.tenant,
+      status: fields.status as SubmissionState,
+      submission: JSON.parse(fields.submission) as Submission,
+      ...(fields.callbackUrl ? { callbackUrl: fields.callbackUrl } : {}),
+      ...(fields.result ? { result: JSON.parse(fields.result) as SubmissionResult } : {}),
+      createdAt: Number(fields.createdAt),
+    };
+  }
+
+  const publish = async (id: string, event: SubmissionEvent) => {
+    await redis.publish(key.events(id), JSON.stringify(event));
+  };
+
+  async function finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean> {
+    const stored = await load(id);
+    if (!stored) return false;
+    const written =
+      (await redis.eval(
+        FINISH,
+        2,
+        key.submission(id),
+        key.active(stored.tenant),
+        status,
+        result ? JSON.stringify(result) : '',
+        String(Date.now()),
+        String(resultTtlSeconds),
+      )) === 1;
+    if (written) await publish(id, { type: 'done', submission: { ...(result ?? {}), id, status } });
+    return written;
+  }
+
+  return {
+    queue,
+    load,
+    publish,
+    finish,
+
+    async submit(submission, options) {
+      const id = newId();
+      if (options.idempotencyKey) {
+        // a retried POST with the same key gets the first submission back
+        const idempotencyKey = key.idempotency(options.tenant, options.idempotencyKey);
+        const claimed = await redis.set(idempotencyKey, id, 'EX', resultTtlSeconds, 'NX');
+        if (claimed !== 'OK') {
+          const existing = await redis.get(idempotencyKey);
+          if (existing) return { id: existing, duplicate: true };
+        }
+      }
+      await redis
+        .multi()
+        .hset(key.submission(id), {
+          tenant: options.tenant,
+          status: 'queued',
+          submission: JSON.stringify(submission),
+          ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+          createdAt: String(Date.now()),
+        })
+        .expire(key.submission(id), resultTtlSeconds)
+        .incr(key.active(options.tenant))
+        .exec();
+      await queue.add(
+        'judge',
+        { id },
+        {
+          jobId: id,
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
+          // internal failures are retried; a submission's own failure is a result
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 1_000 },
+          removeOnComplete: true,
+          removeOnFail: { age: resultTtlSeconds },
+        },
+      );
+      return { id, duplicate: false };
+    },
+
+    async view(tenant, id) {
+      const stored = await load(id);
+      // another tenant's submission does not exist, as far as this one can tell
+      return stored && stored.tenant === tenant ? toView(stored) : undefined;
+    },
+
+    async activeCount(tenant) {
+      return Number((await redis.get(key.active(tenant))) ?? 0);
+    },
+
+    async markRunning(id) {
+      const changed = (await redis.eval(MARK_RUNNING, 1, key.submission(id))) === 1;
+      if (changed) await publish(id, { type: 'status', status: 'running' });
+      return changed;
+    },
+
+    async cancel(tenant, id) {
+      const stored = await load(id);
+      if (!stored || stored.tenant !== tenant) return 'not_found';
+      if (!(await finish(id, 'cancelled'))) return 'finished';
+      // a queued job is dropped; a running one is stopped by its worker
+      await queue.remove(id).catch(() => 0);
+      await redis.publish(CANCEL_CHANNEL, id);
+      return 'cancelled';
+    },
+  };
+}
+
+// One subscriber connection for all submissions' events (pattern subscription),
+// fanned out to listeners by id.
+export interface EventHub {
+  listen(id: string, listener: (event: SubmissionEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+export function eventHub(subscriber: Redis): EventHub {
+  const listeners = new Map<string, Set<(event: SubmissionEvent) => void>>();
+  const prefix = EVENTS_PATTERN.slice(0, -1);
+  void subscriber.psubscribe(EVENTS_PATTERN);
+  subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+    const set = listeners.get(channel.slice(prefix.length));
+    if (!set) return;
+    const parsed = SubmissionEventSchema.safeParse(JSON.parse(message));
+    if (parsed.success) for (const listener of set) listener(parsed.data);
+  });
+  return {
+    listen(id, listener) {
+      const set = listeners.get(id) ?? new Set();
+      set.add(listener);
+      listeners.set(id, set);
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) listeners.delete(id);
+      };
+    },
+    async close() {
+      listeners.clear();
+      await subscriber.quit().catch(() => undefined);
+    },
+  };
+}
+
+// Resolves with the submission once it is done or cancelled, or with its
+// current state when `timeoutMs` passes first.
+export async function waitForFinal(
+  subs: Submissions,
+  hub: EventHub,
+  tenant: string,
+  id: string,
+  timeoutMs: number,
+): Promise<SubmissionView | undefined> {
+  let stop = () => {};
+  // listen before reading, so a result landing in between is not missed
+  const final = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const unlisten = hub.listen(id, (event) => {
+      if (event.type === 'done') resolve();
+    });
+    stop = () => {
+      clearTimeout(timer);
+      unlisten();
+      resolve();
+    };
+  });
+  const now = await subs.view(tenant, id);
+  if (!now || now.status === 'done' || now.status === 'cancelled') {
+    stop();
+    return now;
+  }
+  await final;
+  stop();
+  return subs.view(tenant, id);
+}

@@ -145,8 +145,10 @@ const Info& detect() {
     const char* forced = getenv("CELLBLOCK_CGROUP");
     std::string want = forced != nullptr ? forced : "";
     if (want != "v1" && v2::detect(info)) return;
+    std::string v2_problem = info.problem;
     info = Info{};
     if (want != "v2" && v1::detect(info)) return;
+    if (want == "v2") info.problem = v2_problem.empty() ? "no cgroup2 mount" : v2_problem;
     if (info.problem.empty()) info.problem = "no usable cgroup hierarchy (need memory, pids and cpu accounting)";
     info.version = Version::None;
   });

@@ -263,3 +263,15 @@ describe('limits', () => {
     assert.ok(result.cpuMs >= 400 && result.cpuMs < 600, `cpuMs ${result.cpuMs}`);
   });
 });
+
+describe('cpuset pinning', () => {
+  it('a run pinned to one CPU is allowed only that CPU', async () => {
+    for (const cpu of ['0', '1']) {
+      const result = await run({ argv: ['/bin/sh', '-c', 'grep Cpus_allowed_list /proc/self/status'], cpus: cpu });
+      assert.equal(result.status, 'ok', result.stderr);
+      assert.match(result.stdout, new RegExp(`Cpus_allowed_list:\\s+${cpu}\\n`));
+    }
+    const unpinned = await run({ argv: ['/bin/sh', '-c', 'grep Cpus_allowed_list /proc/self/status'] });
+    assert.match(unpinned.stdout, /Cpus_allowed_list:\s+0-1\n/);
+  });
+});

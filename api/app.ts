@@ -8,6 +8,8 @@ import { metrics, registry } from '../queue/metrics.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { type ApiContext } from './context.js';
 import { ApiError, fromEngine } from './errors.js';
+import { judge0Routes } from './compat/judge0.js';
+import { pistonRoutes } from './compat/piston.js';
 import { submissionRoutes } from './submissions.js';
 
 // ioredis errors meaning Redis is out of reach: answer 503, not 500.
@@ -43,7 +45,7 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
     metrics.requests.inc({ route: c.req.routePath, status: String(c.res.status) });
   });
   app.use(
-    '/v1/*',
+    '*',
     bodyLimit({
       maxSize: ctx.config.bodyMaxBytes,
       onError: (c) => c.json({ error: { code: 'BODY_TOO_LARGE', message: `bodies are at most ${ctx.config.bodyMaxBytes} bytes` } }, 413),
@@ -59,6 +61,8 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   submissionRoutes(app, ctx);
+  judge0Routes(app, ctx);
+  pistonRoutes(app, ctx);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {

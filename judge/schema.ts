@@ -41,6 +41,8 @@ export const Checker = z.discriminatedUnion('kind', [
   // testlib protocol: checker <input> <output> <answer>; exit 0 OK, 1 WA, 2 PE,
   // 3 FAIL (judge error), 7 partial points
   z.object({ kind: z.literal('program'), program: Program }),
+  // no answer to compare: a run that finishes normally is AC (plain execution)
+  z.object({ kind: z.literal('none') }),
 ]);
 export type Checker = z.infer<typeof Checker>;
 
@@ -78,6 +80,10 @@ export const Submission = z
     .default([]),
   // the tests inline, or a test set stored before, by its hash
   tests: z.array(TestCase).min(1).max(1_000).optional(),
+  // arguments after the run command
+  args: z.array(z.string().max(4_096)).max(64).default([]),
+  // keep each test's stdout and stderr in its result (plain execution, APIs that return output)
+  keepOutput: z.boolean().default(false),
   testSet: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
   limits: JudgeLimits.prefault({}),
   checker: Checker.default({ kind: 'tokens' }),
@@ -105,6 +111,9 @@ export const TestResult = z.object({
   // the checker's words, or what stopped the run (capped)
   message: z.string(),
   points: z.number().min(0).max(1),
+  // with keepOutput
+  stdout: z.string().optional(),
+  stderr: z.string().optional(),
 });
 export type TestResult = z.infer<typeof TestResult>;
 

@@ -55,8 +55,9 @@ export function solutionLimits(submission: JudgedSubmission): LimitOverrides {
   };
 }
 
-function testResult(name: string, run: RunResult, outcome: CheckOutcome): TestResult {
+function testResult(name: string, run: RunResult, outcome: CheckOutcome, keepOutput = false): TestResult {
   return {
+    ...(keepOutput ? { stdout: run.stdout, stderr: run.stderr } : {}),
     name,
     verdict: outcome.verdict,
     cpuMs: run.cpuMs,
@@ -79,15 +80,17 @@ function stoppedVerdict(solution: Executable, result: RunResult): Verdict | unde
 async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
   const options = prepared.signal ? { signal: prepared.signal } : {};
   const pinned = prepared.cpus ? { cpus: prepared.cpus } : {};
-  const result = await run(runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin }, ...pinned }), options);
+  const spec = runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin }, ...pinned });
+  const result = await run({ ...spec, argv: [...spec.argv, ...submission.args] }, options);
+  const keep = submission.keepOutput;
   const stopped = stoppedVerdict(prepared.solution, result);
-  if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 });
+  if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 }, keep);
   const outcome = await check(submission.checker, prepared.checker, {
     input: test.stdin,
     output: result.stdout,
     expected: test.expected,
   }, prepared.signal);
-  return testResult(test.name, result, outcome);
+  return testResult(test.name, result, outcome, keep);
 }
 
 // testlib interactor exit codes

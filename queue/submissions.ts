@@ -38,6 +38,7 @@ export interface StoredSubmission {
   callbackUrl?: string;
   result?: SubmissionResult;
   createdAt: number;
+  finishedAt?: number;
 }
 
 // Moves a submission to a final state only once: a second worker finishing a
@@ -88,6 +89,7 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
       ...(fields.callbackUrl ? { callbackUrl: fields.callbackUrl } : {}),
       ...(fields.result ? { result: JSON.parse(fields.result) as SubmissionResult } : {}),
       createdAt: Number(fields.createdAt),
+      ...(fields.finishedAt ? { finishedAt: Number(fields.finishedAt) } : {}),
     };
   }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <napi.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
@@ -35,6 +36,13 @@ std::vector<std::string> string_array(const Napi::Object& obj, const char* key) 
 uint64_t number(const Napi::Object& obj, const char* key, uint64_t fallback) {
   if (!obj.Has(key) || !obj.Get(key).IsNumber()) return fallback;
   return static_cast<uint64_t>(obj.Get(key).As<Napi::Number>().DoubleValue());
+}
+
+std::string string(const Napi::Object& obj, const char* key);
+
+// A 64-bit value given as a decimal or 0x-hex string.
+uint64_t word(const Napi::Object& obj, const char* key) {
+  return strtoull(string(obj, key).c_str(), nullptr, 0);
 }
 
 std::string string(const Napi::Object& obj, const char* key) {
@@ -70,8 +78,7 @@ seccomp::Policy parse_policy(const Napi::Object& obj) {
       Napi::Array args = r.Get("args").As<Napi::Array>();
       for (uint32_t j = 0; j < args.Length(); j++) {
         Napi::Object a = args.Get(j).As<Napi::Object>();
-        rule.args.push_back({static_cast<unsigned>(number(a, "index", 0)), string(a, "op"), number(a, "value", 0),
-                             number(a, "mask", 0)});
+        rule.args.push_back({static_cast<unsigned>(number(a, "index", 0)), string(a, "op"), word(a, "value"), word(a, "mask")});
       }
     }
     policy.rules.push_back(rule);

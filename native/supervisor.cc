@@ -114,7 +114,15 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
     return fd;
   }
   if (spec.stdin_kind == StdinKind::None) return open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spec.stdin_kind == StdinKind::Fd) return spec.stdin_fd;  // closed by run_job
+  if (spec.stdin_kind == StdinKind::Fd) {
+    // closed by run_job; like a file, it must be a pipe or a regular file, never
+    // a directory (a handle on a host tree)
+    struct stat info;
+    if (spec.stdin_fd >= 0 && fstat(spec.stdin_fd, &info) == 0 && (S_ISFIFO(info.st_mode) || S_ISREG(info.st_mode)))
+      return spec.stdin_fd;
+    fail(result, "INVALID_SPEC", "stdin fd: not a pipe or a regular file");
+    return -1;
+  }
   // A memfd rather than a pipe: no writer to keep fed, and the program may seek.
   int fd = memfd_create("cellblock-stdin", MFD_CLOEXEC);
   size_t done = 0;

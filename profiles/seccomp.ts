@@ -10,11 +10,18 @@ import type { NativeSeccompPolicy, NativeSeccompRule } from '../sandbox/native.j
 const errnoName = z.string().refine((name) => name in constants.errno, 'not an errno name');
 const syscallName = z.string().regex(/^[a-z0-9_]+$/);
 
+// A 64-bit argument value: a safe integer, or hex ("0xffffffff00000000") past 2^53.
+const Word = z
+  .union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^0x[0-9a-fA-F]{1,16}$/)])
+  .transform(String);
+
 const ArgCheck = z.object({
   index: z.number().int().min(0).max(5),
-  op: z.enum(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'masked_eq']),
-  value: z.number().int().min(0),
-  mask: z.number().int().min(0).optional(),
+  // masked_ne, (arg & mask) != value, is not in BPF's vocabulary: it becomes one
+  // masked_eq rule per bit of the mask
+  op: z.enum(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'masked_eq', 'masked_ne']),
+  value: Word,
+  mask: Word.optional(),
 });
 
 const Action = z.discriminatedUnion('action', [
@@ -47,6 +54,28 @@ export function loadPolicy(name: string): SeccompPolicyFile {
   return policy;
 }
 
+type Check = z.output<typeof ArgCheck>;
+type NativeCheck = NonNullable<NativeSeccompRule['args']>[number];
+
+// (arg & mask) != value holds when some bit of the mask differs from value's:
+// one masked_eq rule per bit, any of which matching is enough.
+function expandArgs(args: Check[] | undefined): (NativeCheck[] | undefined)[] {
+  if (!args) return [undefined];
+  const plain = args.filter((check) => check.op !== 'masked_ne') as NativeCheck[];
+  const negated = args.find((check) => check.op === 'masked_ne');
+  if (!negated) return [plain];
+  const mask = BigInt(negated.mask ?? '0xffffffffffffffff');
+  const value = BigInt(negated.value);
+  const alternatives: NativeCheck[][] = [];
+  for (let bit = 0n; bit < 64n; bit++) {
+    const single = 1n << bit;
+    if ((mask & single) === 0n) continue;
+    const differing = (value & single) === 0n ? single : 0n;
+    alternatives.push([...plain, { index: negated.index, op: 'masked_eq', mask: `0x${single.toString(16)}`, value: `0x${differing.toString(16)}` }]);
+  }
+  return alternatives;
+}
+
 const errnoOf = (name: string): number => constants.errno[name as keyof typeof constants.errno];
 
 const compiled = new Map<string, NativeSeccompPolicy>();
@@ -74,12 +103,14 @@ function buildRules(name: string, extraAllow: readonly string[]): NativeSeccompP
   }
   for (const rule of policy.rules) {
     if (extra.has(rule.syscall)) continue;
-    rules.push({
-      syscall: rule.syscall,
-      action: rule.action,
-      ...(rule.action === 'errno' ? { errno: errnoOf(rule.errno) } : {}),
-      ...(rule.args ? { args: rule.args } : {}),
-    });
+    for (const args of expandArgs(rule.args)) {
+      rules.push({
+        syscall: rule.syscall,
+        action: rule.action,
+        ...(rule.action === 'errno' ? { errno: errnoOf(rule.errno) } : {}),
+        ...(args ? { args } : {}),
+      });
+    }
   }
   const defaultErrno = policy.default.action === 'errno' ? errnoOf(policy.default.errno) : 0;
   const key = createHash('sha256').update(JSON.stringify([name, policy.default, rules])).digest('hex');

@@ -6,7 +6,8 @@ export interface NativeSeccompRule {
   syscall: string;
   action: 'allow' | 'errno' | 'violation';
   errno?: number;
-  args?: { index: number; op: string; value: number; mask?: number }[];
+  // decimal or 0x-hex strings: 64-bit values do not fit a JS number
+  args?: { index: number; op: string; value: string; mask?: string }[];
 }
 
 export interface NativeSeccompPolicy {

@@ -109,7 +109,7 @@ export async function startWorkerProcess(env: NodeJS.ProcessEnv, name = 'worker'
 export async function stop(proc: Started, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<Exit & { timedOut: boolean }> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return { ...(await proc.exited), timedOut: false };
   process.kill(proc.pid, signal);
-  const exit = await Promise.race([proc.exited, delay(timeoutMs).then(() => undefined)]);
+  const exit = await within(proc.exited, timeoutMs);
   if (exit) return { ...exit, timedOut: false };
   process.kill(proc.pid, 'SIGKILL');
   return { ...(await proc.exited), timedOut: true };
@@ -204,6 +204,20 @@ export function pingSocket(socket: string): Promise<boolean> {
 }
 
 // ---------------------------------------------------------------- waiting
+
+// `promise`'s value, or undefined if `timeoutMs` passes first. The timer is
+// cleared either way (a pending one would keep the test process alive).
+export async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export async function eventuallyTrue(check: () => boolean, timeoutMs: number, everyMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -416,7 +430,7 @@ export class EventStream {
 
   // Resolves true when the server ended the stream within `timeoutMs`.
   async endsWithin(timeoutMs: number): Promise<boolean> {
-    return Promise.race([this.ended.then(() => true), delay(timeoutMs).then(() => false)]);
+    return (await within(this.ended.then(() => true), timeoutMs)) ?? false;
   }
 
   close(): void {

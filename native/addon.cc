@@ -120,7 +120,10 @@ JobSpec parse_spec(const Napi::Object& obj) {
     spec.stdin_kind = StdinKind::Data;
     spec.stdin_data = bytes(obj.Get("stdinData"));
   }
-  if (obj.Has("stdoutFd")) spec.stdout_fd = fcntl(static_cast<int>(number(obj, "stdoutFd", 0)), F_DUPFD_CLOEXEC, 3);
+  if (obj.Has("stdoutFd")) {
+    spec.stdout_given = true;
+    spec.stdout_fd = fcntl(static_cast<int>(number(obj, "stdoutFd", 0)), F_DUPFD_CLOEXEC, 3);
+  }
   spec.truncate_output = obj.Has("truncateOutput") && obj.Get("truncateOutput").ToBoolean().Value();
   spec.collect = string_array(obj, "collect");
   spec.collect_bytes = number(obj, "collectBytes", spec.collect_bytes);

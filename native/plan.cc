@@ -34,9 +34,13 @@ void add_skeleton(Plan& plan) {
                 {staged("/etc/group"), kGroup},
                 {staged("/etc/hosts"), kHosts},
                 {staged("/etc/hostname"), plan.hostname + "\n"}};
+  // Landlock allows these files one by one, not /etc: were the mount layer ever
+  // to expose the host's /etc, Landlock would still refuse its other files.
+  for (const char* file : {"/etc/passwd", "/etc/group", "/etc/hosts", "/etc/hostname"})
+    plan.landlock_rules.push_back({file, landlock::kReadFile});
   for (const char* file : {"kcore", "sysrq-trigger", "keys", "key-users", "timer_list", "kallsyms", "sched_debug",
                            "latency_stats", "kmsg", "kpageflags", "kpagecount", "kpagecgroup", "config.gz",
-                           "vmallocinfo", "pagetypeinfo", "slabinfo", "mtrr", "modules"})
+                           "vmallocinfo", "pagetypeinfo", "slabinfo", "mtrr", "modules", "cmdline"})
     plan.proc_masked_files.push_back(staged(std::string("/proc/") + file));
   for (const char* dir : {"acpi", "scsi", "bus", "fs", "irq", "asound", "driver", "tty", "pressure", "dynamic_debug"})
     plan.proc_masked_dirs.push_back(staged(std::string("/proc/") + dir));
@@ -126,7 +130,6 @@ void add_rlimits(Plan& plan, const JobSpec& spec) {
 void add_landlock(Plan& plan, const JobSpec& spec) {
   plan.landlock_abi = spec.landlock_abi;
   plan.landlock_rules.push_back({"/", landlock::kReadDir});
-  plan.landlock_rules.push_back({"/etc", landlock::kReadOnly});
   plan.landlock_rules.push_back({"/proc", landlock::kReadFile | landlock::kReadDir});
   plan.landlock_rules.push_back({kWorkDir, landlock::kReadWrite});
   plan.landlock_rules.push_back({"/tmp", landlock::kReadWrite});

@@ -27,6 +27,7 @@
 
 #include "cgroup.h"
 #include "clone.h"
+#include "netns.h"
 #include "plan.h"
 #include "sandbox.h"
 #include "userns.h"
@@ -36,7 +37,7 @@ namespace cb {
 namespace {
 
 constexpr size_t kInitStackSize = 1 << 20;
-// The network namespace is the slot's, entered with setns (netns.cc).
+// The network namespace is a fresh one from a pool, entered with setns (netns.cc).
 constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 
 std::atomic<uint64_t> run_sequence{0};
@@ -51,14 +52,14 @@ double now_ms() {
 // Everything the supervisor opened for one run, released in one place.
 struct Resources {
   int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1, release_write = -1;
-  int listener = -1, pidfd = -1;
+  int listener = -1, pidfd = -1, netns = -1;
   void* stack = MAP_FAILED;
   cgroup::Run cgroup;
   userns::Slot slot;
   std::vector<int> child_ends;  // closed right after clone
 
   ~Resources() {
-    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, listener, pidfd})
+    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, listener, pidfd, netns})
       if (fd >= 0) close(fd);
     close_child_ends();
     if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
@@ -144,8 +145,14 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
 
 bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
   int sock[2];
-  bool stdout_given = spec.stdout_fd >= 0;
-  if (stdout_given) plan.stdout_fd = spec.stdout_fd;  // closed by run_job
+  bool stdout_given = spec.stdout_given;
+  if (stdout_given) {
+    // closed by run_job; a pipe or a file, never a directory (a handle on a host tree)
+    struct stat info;
+    if (spec.stdout_fd < 0 || fstat(spec.stdout_fd, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISREG(info.st_mode)))
+      return fail(result, "INVALID_SPEC", "stdout fd: not a pipe or a regular file");
+    plan.stdout_fd = spec.stdout_fd;
+  }
   if ((!stdout_given && !make_pipe(res.out_read, plan.stdout_fd, true, res)) ||
       !make_pipe(res.err_read, plan.stderr_fd, true, res) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
       !make_pipe(res.status_read, plan.status_fd, true, res) ||
@@ -159,7 +166,12 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
   if (plan.stdin_fd < 0) return false;
   if (spec.stdin_kind != StdinKind::Fd) res.child_ends.push_back(plan.stdin_fd);
   plan.userns_fd = res.slot.fd;
-  plan.netns_fd = spec.network_off ? -1 : res.slot.net_fd;
+  if (!spec.network_off) {
+    std::string error;
+    res.netns = netns_take(error);
+    if (res.netns < 0) return fail(result, "SANDBOX_SETUP", error);
+  }
+  plan.netns_fd = res.netns;
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
   plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
                    plan.userns_fd};
@@ -385,7 +397,7 @@ JobResult run_job(const JobSpec& spec) {
   Resources res;
   // Pipe ends handed over by the caller are ours to close, whatever happens.
   if (spec.stdin_kind == StdinKind::Fd) res.child_ends.push_back(spec.stdin_fd);
-  if (spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
+  if (spec.stdout_given && spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
   if (!prepare(spec, plan, res, result)) return result;
   double started = now_ms();
   pid_t init = clone_init(plan, res);

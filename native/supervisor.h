@@ -31,6 +31,7 @@ struct JobSpec {
   StdinKind stdin_kind = StdinKind::None;
   std::string stdin_path, stdin_data;
   int stdin_fd = -1, stdout_fd = -1;  // pipes to another sandbox (interactors); owned by the spec
+  bool stdout_given = false;          // stdout_fd was asked for (even if it could not be duplicated)
   bool truncate_output = false;       // past the cap: keep the prefix, do not stop the run
   int cancel_fd = -1;                 // an eventfd: readable when the caller cancels the run
   std::vector<std::string> collect;   // work dir files to bring back

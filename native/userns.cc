@@ -21,7 +21,7 @@
 #include <mutex>
 
 #include "clone.h"
-#include "netns.h"
+#include "sandbox.h"
 #include <vector>
 
 namespace cb::userns {
@@ -97,9 +97,7 @@ bool acquire(Slot& slot, std::string& error) {
   slot.program_host_uid = slot.init_host_uid + 1;
   // On failure the slot number stays claimed but unused: a later run takes the next.
   slot.fd = hold_new_namespace(CLONE_NEWUSER, "user", [&](pid_t pid) { return write_maps(pid, slot, error); }, error);
-  if (slot.fd < 0) return false;
-  slot.net_fd = netns_create(error);
-  return slot.net_fd >= 0;
+  return slot.fd >= 0;
 }
 
 void release(const Slot& slot) {

@@ -13,7 +13,6 @@ struct Slot {
   uid_t init_host_uid = 0;     // inside uid 0
   uid_t program_host_uid = 0;  // inside uid 1000
   int fd = -1;                 // the slot's user namespace
-  int net_fd = -1;             // the slot's empty network namespace
 };
 
 // The first host uid/gid of the range slots are mapped to: two per slot.

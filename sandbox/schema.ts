@@ -77,7 +77,9 @@ export const Stdin = z.union([
 
 export const RunSpec = z.object({
   argv: z.array(z.string().min(1).refine((a) => !a.includes('\0'), 'no NUL bytes')).min(1).max(4_096),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a variable name'), z.string()).default({}),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a variable name'), z.string().refine((v) => !v.includes('\0'), 'no NUL bytes'))
+    .default({}),
   limits: Limits.prefault({}),
   readOnly: z.array(absolutePath).max(256).default([]),
   files: z.array(FileIn).max(10_000).default([]),

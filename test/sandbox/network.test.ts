@@ -18,7 +18,8 @@ kind, host, port = sys.argv[1], sys.argv[2], sys.argv[3]
 families = {'tcp': (socket.AF_INET, socket.SOCK_STREAM), 'tcp6': (socket.AF_INET6, socket.SOCK_STREAM),
             'udp': (socket.AF_INET, socket.SOCK_DGRAM), 'unix': (socket.AF_UNIX, socket.SOCK_STREAM)}
 family, type_ = families[kind]
-address = '\\0' + host if kind == 'unix' else (host, int(port))
+# Node binds an abstract name padded with NULs to the whole sun_path: so must we
+address = ('\\0' + host).ljust(108, '\\0') if kind == 'unix' else (host, int(port))
 try:
     s = socket.socket(family, type_)
     s.settimeout(2)

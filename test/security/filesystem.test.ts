@@ -461,6 +461,30 @@ except OSError as e:
     }
   });
 
+  // The same handle as stdout: stdoutFd (a pipe end from openPipe(), for
+  // interactors) reaches the program as fd 1.
+  it('a directory fd passed as stdoutFd is refused, like one passed as stdin', async () => {
+    const dir = join(fixtures, 'handed-over-as-stdout');
+    mkdirSync(dir, { mode: 0o755 });
+    const inside = plantSecret(join(dir, 'inside.secret'), 0o644);
+    const fd = openSync(dir, 'r');
+    try {
+      let result;
+      try {
+        result = await sandbox({ argv: ['/bin/sh', '-c', 'exec ./fs stdin_handle inside.secret 0<&1 1>&2'], files, stdoutFd: fd });
+      } catch (error) {
+        assert.ok(error instanceof SandboxError, String(error));
+        return; // refused before the run: what we want
+      }
+      assertSecretsSafe([inside], result);
+      assert.ok(!result.stderr.includes('name inside.secret'), `the host directory was listed inside:\n${result.stderr}`);
+      assert.equal(result.status, 'internal_error', `a directory handle on the host reached the program: ${result.stderr}`);
+    } finally {
+      closeSync(fd);
+      rmSync(inside.path, { force: true });
+    }
+  });
+
   it('leaves nothing behind', async () => {
     assertSecretsSafe(secrets);
     await assertNothingLeftBehind(start);

@@ -141,20 +141,21 @@ static int raw_sockets(int argc, char** argv) {
 }
 
 // A unix socket by path, or abstract ("@name"): stream connect, then a datagram.
+// An abstract name is tried both padded to the full sun_path (as Node binds
+// one) and at its exact length (as most other programs do).
 static int unix_connect(int argc, char** argv) {
   struct sockaddr_un un = {.sun_family = AF_UNIX};
-  socklen_t len;
-  if (argv[0][0] == '@') {
-    strncpy(un.sun_path + 1, argv[0] + 1, sizeof un.sun_path - 2);
-    len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(argv[0] + 1);
-  } else {
-    strncpy(un.sun_path, argv[0], sizeof un.sun_path - 1);
-    len = sizeof un;
-  }
+  int abstract = argv[0][0] == '@';
+  if (abstract) strncpy(un.sun_path + 1, argv[0] + 1, sizeof un.sun_path - 2);
+  else strncpy(un.sun_path, argv[0], sizeof un.sun_path - 1);
   int s = report("socket", socket(AF_UNIX, SOCK_STREAM, 0));
-  if (s >= 0) report("connect", connect(s, (struct sockaddr*)&un, len));
+  if (s >= 0) report("connect", connect(s, (struct sockaddr*)&un, sizeof un));
+  if (abstract) {
+    s = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("connect_exact", connect(s, (struct sockaddr*)&un, offsetof(struct sockaddr_un, sun_path) + 1 + strlen(argv[0] + 1)));
+  }
   int d = report("dgram_socket", socket(AF_UNIX, SOCK_DGRAM, 0));
-  if (d >= 0) report("sendto", sendto(d, "<11>from-the-sandbox", 20, 0, (struct sockaddr*)&un, len));
+  if (d >= 0) report("sendto", sendto(d, "<11>from-the-sandbox", 20, 0, (struct sockaddr*)&un, sizeof un));
   return 0;
 }
 
@@ -387,7 +388,7 @@ print('resolv.conf', 'present' if __import__('os').path.exists('/etc/resolv.conf
     const name = abstract.address.slice(1);
     const result = await sandbox({ argv: ['./net', 'unix_connect', `@${name}`], files });
     assertStatus(result, 'ok');
-    assert.equal(result.stdout, 'socket ok 3\nconnect ECONNREFUSED\ndgram_socket ok 4\nsendto ECONNREFUSED\n');
+    assert.equal(result.stdout, 'socket ok 3\nconnect ECONNREFUSED\nconnect_exact ECONNREFUSED\ndgram_socket ok 5\nsendto ECONNREFUSED\n');
     await assertNothingArrived();
   });
 

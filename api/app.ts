@@ -25,6 +25,9 @@ function errorResponse(error: unknown): { status: number; body: { error: { code:
   if (error instanceof HTTPException && error.status === 400) {
     return errorResponse(new ApiError('INVALID_JSON', 'the body is not valid JSON'));
   }
+  if (error instanceof HTTPException && error.status < 500) {
+    return errorResponse(new ApiError('INVALID_REQUEST', 'send a JSON body (Content-Type: application/json)'));
+  }
   if (redisDown(error)) return errorResponse(new ApiError('SERVICE_UNAVAILABLE', 'Redis is unavailable', 5));
   return errorResponse(new ApiError('INTERNAL', 'internal error'));
 }

@@ -12,4 +12,6 @@ export interface ApiContext {
   hub: EventHub;
   store: ContentStore;
   log: Logger;
+  // open event streams: each entry ends its stream (called at shutdown)
+  streams: Set<() => void>;
 }

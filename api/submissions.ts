@@ -3,10 +3,11 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { putTestSet } from '../judge/test-sets.js';
+import { getTestSet, putTestSet } from '../judge/test-sets.js';
+import { defaultWallMs } from '../judge/test-run.js';
 import { Submission, TestCase } from '../judge/schema.js';
 import { loadLanguages } from '../profiles/languages.js';
-import { SubmissionView } from '../queue/schema.js';
+import { type SubmissionEvent, SubmissionView } from '../queue/schema.js';
 import { waitForFinal } from '../queue/submissions.js';
 import { checkRate, type Tenant, tenantOf } from './auth.js';
 import { type ApiContext } from './context.js';
@@ -35,17 +36,23 @@ const errors = {
 };
 const IdParam = z.object({ id: z.string().min(16).max(64) });
 
-function checkCeilings(request: SubmissionRequest, tenant: Tenant): void {
+// Limits above the tenant's ceilings are refused; a wall limit left out is the
+// judge's default, held under the ceiling. Returns the request as judged.
+async function withinCeilings(ctx: ApiContext, request: SubmissionRequest, tenant: Tenant): Promise<SubmissionRequest> {
   const { timeMs, wallMs, memoryKb } = request.limits ?? {};
+  const testCount = request.testSet ? (await getTestSet(ctx.store, request.testSet)).length : request.tests?.length;
   const over = [
     ['limits.timeMs', timeMs, tenant.ceilings.timeMs],
     ['limits.wallMs', wallMs, tenant.ceilings.wallMs],
     ['limits.memoryKb', memoryKb, tenant.ceilings.memoryKb],
-    ['tests', request.tests?.length, tenant.ceilings.tests],
+    ['tests', testCount, tenant.ceilings.tests],
   ] as const;
   for (const [name, value, ceiling] of over) {
     if (value !== undefined && value > ceiling) throw new ApiError('LIMIT_ABOVE_CEILING', `${name} ${value} is above the ceiling ${ceiling}`);
   }
+  if (wallMs !== undefined) return request;
+  const derived = Math.min(defaultWallMs(timeMs ?? 1_000), tenant.ceilings.wallMs);
+  return { ...request, limits: { ...request.limits, wallMs: derived } };
 }
 
 async function checkReferences(ctx: ApiContext, request: SubmissionRequest): Promise<void> {
@@ -64,9 +71,9 @@ async function checkReferences(ctx: ApiContext, request: SubmissionRequest): Pro
   }
 }
 
-async function accept(ctx: ApiContext, tenant: Tenant, request: SubmissionRequest, idempotencyKey?: string) {
-  checkCeilings(request, tenant);
-  await checkReferences(ctx, request);
+async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
+  await checkReferences(ctx, given);
+  const request = await withinCeilings(ctx, given, tenant);
   if ((await ctx.subs.activeCount(tenant.name)) >= tenant.maxActive) {
     throw new ApiError('TOO_MANY_ACTIVE', `${tenant.maxActive} submissions queued or running already`, 1);
   }
@@ -182,41 +189,56 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   );
 
   // Server-sent events: "state" first, then "status", "test" (one per test as it
-  // is judged) and "done"; the stream ends after "done".
+  // is judged) and "done"; the stream ends after "done", when the client goes,
+  // or at shutdown.
   app.get('/v1/submissions/:id/events', async (c) => {
     const tenant = await tenantFor(ctx, (name) => c.req.header(name));
     const id = c.req.param('id');
-    const first = await ctx.subs.view(tenant.name, id);
-    if (!first) throw new ApiError('NOT_FOUND', 'no such submission');
+    // listen before reading the state, so no event lands in between unseen
+    const queued: SubmissionEvent[] = [];
+    let wake = () => {};
+    const unlisten = ctx.hub.listen(id, (event) => {
+      queued.push(event);
+      wake();
+    });
+    const first = await ctx.subs.view(tenant.name, id).catch((error: unknown) => {
+      unlisten();
+      throw error;
+    });
+    if (!first) {
+      unlisten();
+      throw new ApiError('NOT_FOUND', 'no such submission');
+    }
     return streamSSE(c, async (stream) => {
       let finished = first.status === 'done' || first.status === 'cancelled';
-      const queued: string[] = [];
-      let wake = () => {};
-      const unlisten = ctx.hub.listen(id, (event) => {
-        queued.push(JSON.stringify(event));
-        if (event.type === 'done') finished = true;
-        wake();
-      });
-      stream.onAbort(() => {
+      const end = () => {
         finished = true;
         wake();
-      });
+      };
+      ctx.streams.add(end);
+      stream.onAbort(end);
       try {
         await stream.writeSSE({ event: 'state', data: JSON.stringify(first) });
         while (!finished || queued.length > 0) {
-          const data = queued.shift();
-          if (data) {
-            await stream.writeSSE({ event: (JSON.parse(data) as { type: string }).type, data });
+          const event = queued.shift();
+          if (event) {
+            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
+            if (event.type === 'done') finished = true;
             continue;
           }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, 15_000);
+          // wait for an event, the end, or 15 s (then a ping keeps proxies open)
+          const pinged = await new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => resolve(true), 15_000);
+            wake = () => {
+              clearTimeout(timer);
+              resolve(false);
+            };
           });
-          if (queued.length === 0 && !finished) await stream.writeSSE({ event: 'ping', data: '{}' });
+          if (pinged && !finished) await stream.writeSSE({ event: 'ping', data: '{}' });
         }
       } finally {
         unlisten();
+        ctx.streams.delete(end);
       }
     });
   });

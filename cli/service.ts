@@ -2,11 +2,12 @@
 // and a worker in one process, with its own redis-server unless REDIS_URL is set;
 // `api` and `worker` run the halves apart, any number of each on one Redis.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
+import { type Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { createApp } from '../api/app.js';
 import { type Config, loadConfig } from '../config/schema.js';
@@ -36,11 +37,23 @@ function configFrom(args: string[]): Config {
 
 const storeFor = (config: Config) => directoryStore(process.env.CELLBLOCK_STORE ?? join(config.dataDir, 'store'));
 
-// A secret that stays the same across restarts: from the config, else kept in the data dir.
+// A secret that stays the same across restarts: from the config, else kept in the
+// data dir. Written to a temporary name and linked into place, so workers starting
+// together agree on one secret and never read a half-written file.
 function webhookSecret(config: Config): string {
   if (config.webhookSecret) return config.webhookSecret;
   const path = join(config.dataDir, 'webhook.secret');
-  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  if (!existsSync(path)) {
+    const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(temp, randomBytes(32).toString('hex'), { mode: 0o600 });
+    try {
+      linkSync(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(temp);
+    }
+  }
   return readFileSync(path, 'utf8').trim();
 }
 
@@ -48,14 +61,20 @@ interface Part {
   close(): Promise<void>;
 }
 
+// Resolves once the connection is usable, so the API never answers before Redis is there.
+const ready = (redis: Redis) =>
+  redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+
 async function startApiPart(config: Config, redisUrl: string, log: Logger): Promise<Part> {
   const redis = connectFailFast(redisUrl);
   redis.on('error', () => undefined); // reported per request as 503
   const subscriber = connect(redisUrl);
   subscriber.on('error', () => undefined);
+  await Promise.all([ready(redis), ready(subscriber)]);
   const subs = submissions(redis, config.resultTtlSeconds);
-  const hub = eventHub(subscriber);
-  const app = createApp({ config, redis, subs, hub, store: storeFor(config), log });
+  const hub = await eventHub(subscriber);
+  const streams = new Set<() => void>();
+  const app = createApp({ config, redis, subs, hub, store: storeFor(config), log, streams });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { address, port } = server.address() as AddressInfo;
@@ -63,7 +82,12 @@ async function startApiPart(config: Config, redisUrl: string, log: Logger): Prom
   process.stdout.write(`cellblock: listening on http://${address.includes(':') ? `[${address}]` : address}:${port}\n`);
   return {
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // end the event streams first: an open stream would hold close() forever
+      for (const end of streams) end();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      setTimeout(() => (server as { closeAllConnections?: () => void }).closeAllConnections?.(), 2_000).unref();
+      await closed;
       await hub.close();
       await subs.queue.close();
       redis.disconnect();

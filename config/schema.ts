@@ -5,13 +5,18 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
-export const Ceilings = z.object({
-  timeMs: z.number().int().min(1).max(60_000).default(10_000),
-  wallMs: z.number().int().min(1).max(300_000).default(30_000),
-  memoryKb: z.number().int().min(4_096).max(8 * 1024 * 1024).default(1_048_576),
-  tests: z.number().int().min(1).max(1_000).default(1_000),
+const CeilingFields = z.object({
+  timeMs: z.number().int().min(1).max(60_000),
+  wallMs: z.number().int().min(1).max(300_000),
+  memoryKb: z.number().int().min(4_096).max(8 * 1024 * 1024),
+  tests: z.number().int().min(1).max(1_000),
 });
-export type Ceilings = z.infer<typeof Ceilings>;
+const DEFAULT_CEILINGS: z.infer<typeof CeilingFields> = { timeMs: 10_000, wallMs: 30_000, memoryKb: 1_048_576, tests: 1_000 };
+
+// Some ceilings, no defaults: what an API key overrides of the config's.
+export const CeilingOverrides = CeilingFields.partial();
+export const Ceilings = CeilingOverrides.transform((given) => ({ ...DEFAULT_CEILINGS, ...given }));
+export type Ceilings = z.output<typeof Ceilings>;
 
 export const ApiKey = z.object({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name: letters, digits, _ . -'),
@@ -19,7 +24,7 @@ export const ApiKey = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   ratePerMinute: z.number().int().min(1).default(600),
   maxActive: z.number().int().min(1).default(64),
-  ceilings: Ceilings.partial().default({}),
+  ceilings: CeilingOverrides.default({}),
 });
 export type ApiKey = z.infer<typeof ApiKey>;
 

@@ -112,7 +112,14 @@ async function runAll(submission: JudgedSubmission, prepared: Prepared, options:
 
 async function withTests(parsed: ParsedSubmission, store: () => ContentStore): Promise<JudgedSubmission> {
   const { tests, testSet, ...rest } = parsed;
-  return { ...rest, tests: tests ?? (await getTestSet(store(), testSet!)) };
+  const judged = { ...rest, tests: tests ?? (await getTestSet(store(), testSet!)) };
+  // a group naming a test there is not would score nothing, silently
+  const names = new Set(judged.tests.map((test) => test.name));
+  for (const group of judged.groups ?? []) {
+    const unknown = group.tests.find((name) => !names.has(name));
+    if (unknown) throw new SandboxError('INVALID_SPEC', `group '${group.name}' names test '${unknown}', which the submission does not have`);
+  }
+  return judged;
 }
 
 export async function judge(input: Submission, options: JudgeOptions = {}): Promise<SubmissionResult> {

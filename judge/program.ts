@@ -123,6 +123,9 @@ export async function compileSource(
 ): Promise<Compiled> {
   const language = requireLanguage(languageId);
   const values = placeholders(language, source);
+  if (extraFiles.some((file) => file.path === values.source)) {
+    throw new SandboxError('INVALID_SPEC', `a file named ${values.source} would replace the source itself`);
+  }
   const sourceFiles: FileIn[] = [{ path: values.source!, content: source, mode: 0o644 }, ...extraFiles.map((f) => ({ ...f, mode: 0o644 }))];
   const runStep = stepParts(language.profile.run, values);
   const { outOfMemory } = language.profile.run;

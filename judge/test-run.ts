@@ -43,11 +43,15 @@ export function stopReason(result: RunResult): string {
   }
 }
 
+// The wall limit when a submission gives none: room for a program that waits on
+// I/O, never less than two seconds above its CPU time.
+export const defaultWallMs = (timeMs: number): number => Math.max(timeMs * 3, timeMs + 2_000);
+
 export function solutionLimits(submission: JudgedSubmission): LimitOverrides {
   const { timeMs, wallMs, memoryKb, outputKb, stackKb, pids } = submission.limits;
   return {
     cpuMs: timeMs,
-    wallMs: wallMs ?? Math.max(timeMs * 3, timeMs + 2_000),
+    wallMs: wallMs ?? defaultWallMs(timeMs),
     memoryKb,
     outputKb,
     ...(stackKb ? { stackKb } : {}),

@@ -10,6 +10,7 @@
 // The program joins the run's cgroups, drops everything it will never need (uid,
 // capabilities, rlimits, Landlock, seccomp), then execs.
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -71,6 +72,15 @@ void enter_user_namespace(const Plan& plan) {
   if (syscall(SYS_setresuid, kInitUid, kInitUid, kInitUid) != 0) child_fail(plan, Layer::Userns, "setresuid", "0");
 }
 
+// The parent-death signal is cleared by the credential change above: set it
+// again, then make sure the supervisor did not die in between (its end of the
+// lifeline is then closed), or nobody would ever stop this run.
+void stay_tied_to_supervisor(const Plan& plan) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  struct pollfd lifeline = {plan.lifeline_fd, POLLIN, 0};
+  if (poll(&lifeline, 1, 0) != 0) _exit(126);
+}
+
 pid_t start_program(const Plan& plan, char* stack_top) {
   pid_t pid = clone(child_exec_main, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<Plan*>(&plan));
   if (pid < 0) child_fail(plan, Layer::Clone, "clone", "program");
@@ -115,6 +125,7 @@ int child_init_main(void* arg) {
   if (!mount_build_root(plan)) _exit(127);
   if (!uts_set_names(plan)) _exit(127);
   enter_user_namespace(plan);
+  stay_tied_to_supervisor(plan);
 
   char stack[kProgramStackSize] __attribute__((aligned(16)));
   pid_t program = start_program(plan, stack + sizeof stack);
@@ -123,6 +134,7 @@ int child_init_main(void* arg) {
   close(plan.stdout_fd);
   close(plan.stderr_fd);
   close(plan.notify_sock);
+  close(plan.lifeline_fd);
   for (int fd : plan.cgroup_procs_fds) close(fd);
 
   InitReport report;

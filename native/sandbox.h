@@ -86,6 +86,7 @@ struct Plan {
   int status_fd = -1;  // init reports the program's wait status and its own CPU
   int notify_sock = -1;  // the program sends its seccomp listener here
   int release_fd = -1;   // when files are to be collected: init waits here to exit
+  int lifeline_fd = -1;  // read end of a pipe only the supervisor writes to: EOF means it is gone
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
   std::vector<int> keep_fds;  // sorted: all of the above
 

@@ -52,6 +52,7 @@ double now_ms() {
 // Everything the supervisor opened for one run, released in one place.
 struct Resources {
   int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1, release_write = -1;
+  int lifeline_write = -1;
   int listener = -1, pidfd = -1, netns = -1;
   void* stack = MAP_FAILED;
   cgroup::Run cgroup;
@@ -59,7 +60,8 @@ struct Resources {
   std::vector<int> child_ends;  // closed right after clone
 
   ~Resources() {
-    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, listener, pidfd, netns})
+    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, lifeline_write, listener,
+                   pidfd, netns})
       if (fd >= 0) close(fd);
     close_child_ends();
     if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
@@ -157,6 +159,7 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
       !make_pipe(res.err_read, plan.stderr_fd, true, res) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
       !make_pipe(res.status_read, plan.status_fd, true, res) ||
       (!spec.collect.empty() && !make_pipe(res.release_write, plan.release_fd, false, res)) ||
+      !make_pipe(res.lifeline_write, plan.lifeline_fd, false, res) ||
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)
     return fail(result, "SANDBOX_SETUP", std::string("pipes: ") + strerror(errno));
   res.notify_read = sock[0];
@@ -177,6 +180,7 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
                    plan.userns_fd};
   if (plan.netns_fd >= 0) plan.keep_fds.push_back(plan.netns_fd);
   if (plan.release_fd >= 0) plan.keep_fds.push_back(plan.release_fd);
+  plan.keep_fds.push_back(plan.lifeline_fd);
   plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
   return true;

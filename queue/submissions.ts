@@ -195,10 +195,11 @@ export interface EventHub {
   close(): Promise<void>;
 }
 
-export function eventHub(subscriber: Redis): EventHub {
+// Resolves once the subscription is in place: no event published after it is missed.
+export async function eventHub(subscriber: Redis): Promise<EventHub> {
   const listeners = new Map<string, Set<(event: SubmissionEvent) => void>>();
   const prefix = EVENTS_PATTERN.slice(0, -1);
-  void subscriber.psubscribe(EVENTS_PATTERN);
+  await subscriber.psubscribe(EVENTS_PATTERN);
   subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const set = listeners.get(channel.slice(prefix.length));
     if (!set) return;

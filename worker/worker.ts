@@ -72,6 +72,12 @@ export function startWorker(
     if (channel === CANCEL_CHANNEL) running.get(id)?.abort();
   });
 
+  // The result is written once; whoever writes it also queues the webhook.
+  async function finishAndNotify(id: string, result: SubmissionResult, callbackUrl: string | undefined) {
+    if (!(await subs.finish(id, 'done', result)) || !callbackUrl) return;
+    await enqueueDelivery(webhooks, { id, url: callbackUrl, body: JSON.stringify({ ...result, id, status: 'done' }) });
+  }
+
   let shuttingDown = false;
   const worker = new Worker(
     QUEUE_SUBMISSIONS,
@@ -101,10 +107,7 @@ export function startWorker(
         }
         metrics.judgeDuration.observe({ language: stored.submission.language }, (Date.now() - started) / 1000);
         metrics.submissions.inc({ language: stored.submission.language, verdict: result.verdict });
-        if ((await subs.finish(id, 'done', result)) && stored.callbackUrl) {
-          const body = JSON.stringify({ ...result, id, status: 'done' });
-          await enqueueDelivery(webhooks, { id, url: stored.callbackUrl, body });
-        }
+        await finishAndNotify(id, result, stored.callbackUrl);
       } catch (error) {
         if (error instanceof DelayedError) throw error;
         // a submission the engine refuses (e.g. a language gone from this host)
@@ -114,7 +117,7 @@ export function startWorker(
         const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (final) {
           const message = error instanceof SandboxError ? `${error.code}: ${error.message}` : String(error);
-          await subs.finish(id, 'done', internalError(message));
+          await finishAndNotify(id, internalError(message), stored.callbackUrl);
           return;
         }
         throw error;

@@ -32,20 +32,6 @@ const FS_ATTACKS = `
 #include <sys/time.h>
 #include <sys/xattr.h>
 
-// Opens and reads each path; what it read is printed (so a leak shows).
-static int read_paths(int argc, char** argv) {
-  for (int i = 0; i < argc; i++) {
-    int fd = report(argv[i], open(argv[i], O_RDONLY));
-    if (fd < 0) continue;
-    char buf[256];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    buf[n > 0 ? n : 0] = 0;
-    printf("%s:content %s\\n", argv[i], buf);
-    close(fd);
-  }
-  return 0;
-}
-
 // chroot into a subdirectory while holding a handle outside it, climb out with
 // "..", chroot there: the textbook escape from a chroot jail.
 static int chroot_escape(int argc, char** argv) {

@@ -109,19 +109,6 @@ static int vsock_bind(int argc, char** argv) {
   return 0;
 }
 
-static int read_paths(int argc, char** argv) {
-  for (int i = 0; i < argc; i++) {
-    int fd = report(argv[i], open(argv[i], O_RDONLY));
-    if (fd < 0) continue;
-    char buf[256];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    buf[n > 0 ? n : 0] = 0;
-    printf("%s:content %s", argv[i], buf);
-    close(fd);
-  }
-  return 0;
-}
-
 // What capabilities and namespace ownership hold without seccomp.
 static int privileged_calls(int argc, char** argv) {
   struct timespec epoch = {0, 0};

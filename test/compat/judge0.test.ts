@@ -1,6 +1,8 @@
 // Judge0 CE's API, driven with requests as its documentation shows them.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { startServer, type Server } from './server.js';
 
 let server: Server;
@@ -74,6 +76,17 @@ describe('Judge0 CE compatibility', () => {
     );
     assert.equal(body.status.id, 3);
     assert.equal(Buffer.from(body.stdout ?? '', 'base64').toString(), 'JUDGE\n');
+  });
+
+  it('runs the A+B example in every language Judge0 ids name', async () => {
+    const examples = fileURLToPath(new URL('../../../examples/aplusb/solutions/', import.meta.url));
+    const byId: Record<number, string> = { 50: 'ac.c', 54: 'ac.cpp', 71: 'ac.py', 63: 'ac.js', 62: 'Ac.java', 73: 'ac.rs', 46: 'ac.sh', 60: 'ac.go', 72: 'ac.rb', 68: 'ac.php', 67: 'ac.pas' };
+    const listed = (await (await fetch(`${server.url}/languages`)).json()) as { id: number }[];
+    assert.deepEqual(listed.map((l) => l.id).sort((a, b) => a - b), Object.keys(byId).map(Number).sort((a, b) => a - b));
+    for (const [id, file] of Object.entries(byId)) {
+      const { body } = await submit({ source_code: readFileSync(`${examples}${file}`, 'utf8'), language_id: Number(id), stdin: '1 2\n', expected_output: '3' });
+      assert.equal(body.status.id, 3, `${file}: ${JSON.stringify(body)}`);
+    }
   });
 
   it('maps verdicts to Judge0 statuses', async () => {

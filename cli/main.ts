@@ -6,7 +6,7 @@ import { doctorCommand } from './doctor.js';
 import { JUDGE_USAGE, judgeCommand, putTestsCommand } from './judge.js';
 import { languagesCommand } from './languages.js';
 import { RUN_USAGE, runCommand } from './run.js';
-import { apiCommand, SERVE_USAGE, serveCommand, workerCommand } from './service.js';
+import { SERVE_USAGE } from './service-usage.js';
 
 const USAGE = `usage: cellblock <command> [options]
   judge      judge a submission against a directory of tests or a stored test set
@@ -29,9 +29,10 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
   languages: languagesCommand,
   doctor: doctorCommand,
-  serve: serveCommand,
-  api: apiCommand,
-  worker: workerCommand,
+  // loaded on demand: `run` and `judge` start without the service's libraries
+  serve: async (args) => (await import('./service.js')).serveCommand(args),
+  api: async (args) => (await import('./service.js')).apiCommand(args),
+  worker: async (args) => (await import('./service.js')).workerCommand(args),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -15,16 +15,8 @@ namespace cb {
 
 namespace {
 
-int last_capability() {
-  // PR_CAPBSET_READ fails with EINVAL past the kernel's last capability.
-  int cap = 0;
-  while (prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0) cap++;
-  return cap;
-}
-
 bool drop_bounding_set(const Plan& plan) {
-  int last = last_capability();
-  for (int cap = 0; cap <= last; cap++) {
+  for (int cap = 0; cap <= plan.last_capability; cap++) {
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) child_fail(plan, Layer::Caps, "capbset_drop", nullptr);
   }
   return true;

@@ -8,12 +8,6 @@
 
 namespace cb {
 
-size_t str_len(const char* s) {
-  size_t n = 0;
-  while (s[n] != '\0') n++;
-  return n;
-}
-
 char* str_append(char* dst, const char* end, const char* src) {
   while (*src != '\0' && dst + 1 < end) *dst++ = *src++;
   *dst = '\0';

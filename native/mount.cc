@@ -15,6 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <string>
+
 #include "sandbox.h"
 
 namespace cb {
@@ -59,10 +61,12 @@ bool create_dirs(const Plan& plan) {
 }
 
 // mkdir -p of a path's parents (the path itself is left alone).
+// Paths are all under the staging root, which exists: start below it.
 bool make_parents(const Plan& plan, const char* path) {
+  static constexpr size_t kStagingLength = std::char_traits<char>::length(kStaging);
   char buf[512];
   str_append(buf, buf + sizeof buf, path);
-  for (char* p = buf + 1; *p != '\0'; p++) {
+  for (char* p = buf + kStagingLength + 1; *p != '\0'; p++) {
     if (*p != '/') continue;
     *p = '\0';
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) child_fail(plan, Layer::Mount, "mkdir", buf);

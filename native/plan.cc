@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include <algorithm>
+#include <fstream>
 #include <set>
 
 #include "landlock.h"
@@ -135,6 +138,18 @@ void add_landlock(Plan& plan, const JobSpec& spec) {
   plan.landlock_rules.push_back({"/tmp", landlock::kReadWrite});
 }
 
+// /proc/sys/kernel/cap_last_cap, read once: the program drops every capability
+// up to it from its bounding set.
+int last_capability() {
+  static const int last = [] {
+    std::ifstream file("/proc/sys/kernel/cap_last_cap");
+    int value = CAP_LAST_CAP;
+    file >> value;
+    return value;
+  }();
+  return last;
+}
+
 }  // namespace
 
 bool build_plan(const JobSpec& spec, Plan& plan, std::string& error) {
@@ -144,6 +159,7 @@ bool build_plan(const JobSpec& spec, Plan& plan, std::string& error) {
   add_exec(plan, spec);
   add_rlimits(plan, spec);
   add_landlock(plan, spec);
+  plan.last_capability = last_capability();
   plan.tmpfs_bytes = spec.tmpfs_bytes;
   plan.tmpfs_inodes = spec.tmpfs_inodes;
   return true;

@@ -16,7 +16,7 @@ namespace cb {
 
 // Which layer and step failed, with errno: the child writes one of these to the
 // error pipe and exits; the supervisor turns it into a message.
-enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Init, Net };
+enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Net };
 
 struct Failure {
   Layer layer;
@@ -111,6 +111,7 @@ struct Plan {
   std::vector<char*> argv_ptrs, envp_ptrs;  // NULL-terminated views of the above
   std::vector<Rlimit> rlimits;
   std::string hostname = "cellblock";
+  int last_capability = 0;  // the kernel's last capability number, read once
 
   // landlock (abi 0: off)
   int landlock_abi = 0;
@@ -139,7 +140,6 @@ bool fds_send_fd(int sock, int fd);
 int fds_receive_fd(int sock);  // supervisor side: the fd, or -1
 
 // Small async-signal-safe string helpers for building paths and messages.
-size_t str_len(const char* s);
 char* str_append(char* dst, const char* end, const char* src);
 char* str_append_uint(char* dst, const char* end, unsigned long long value);
 

@@ -265,14 +265,12 @@ void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& res
   res.release_write = -1;
 }
 
-// The CPU limit covers the whole tree; the counter is read only when the limit
-// could have been reached, given the CPUs the tree can use.
-double next_cpu_check(const JobSpec& spec, const Resources& res, double now) {
-  uint64_t used_ns = 0;
-  cgroup::read_cpu_ns(res.cgroup, used_ns);
+// The CPU limit covers the whole tree; the counter is read again only when the
+// limit could have been reached, given the CPUs the tree can use.
+double next_cpu_check(const JobSpec& spec, uint64_t used_ns, double now) {
+  static const double cpus = static_cast<double>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   double left_ms = static_cast<double>(spec.cpu_ms) - used_ns / 1e6;
-  long cpus = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  return now + std::max(2.0, left_ms / static_cast<double>(cpus));
+  return now + std::max(2.0, left_ms / cpus);
 }
 
 void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, Watch& watch, double started) {
@@ -320,7 +318,7 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
       uint64_t used_ns = 0;
       if (cgroup::read_cpu_ns(res.cgroup, used_ns) && used_ns / 1e6 > static_cast<double>(spec.cpu_ms))
         kill_run("cpu");
-      cpu_check = next_cpu_check(spec, res, now);
+      cpu_check = next_cpu_check(spec, used_ns, now);
     }
   }
   siginfo_t info;
@@ -333,7 +331,7 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
 const char* layer_name(Layer layer) {
   static const char* const names[] = {"none",   "userns", "mount", "proc",     "dev",     "workdir",
                                       "uts",    "cgroup", "caps",  "rlimit",   "landlock", "seccomp",
-                                      "fds",    "exec",   "clone", "init",     "netns"};
+                                      "fds",    "exec",   "clone", "netns"};
   size_t index = static_cast<size_t>(layer);
   return index < sizeof names / sizeof names[0] ? names[index] : "unknown";
 }

@@ -85,14 +85,16 @@ async function runCheckerProgram(checker: Executable, { input, output, expected 
     checker,
     { cpuMs: 10_000, wallMs: 20_000, memoryKb: 524_288, outputKb: 64 },
     { truncateOutput: true },
+    {
+      args: ['input.txt', 'output.txt', 'answer.txt'],
+      files: [
+        { path: 'input.txt', content: input },
+        { path: 'output.txt', content: output },
+        { path: 'answer.txt', content: expected },
+      ],
+    },
   );
-  const files = [
-    ...(spec.files ?? []),
-    { path: 'input.txt', content: input },
-    { path: 'output.txt', content: output },
-    { path: 'answer.txt', content: expected },
-  ];
-  const result = await run({ ...spec, argv: [...spec.argv, 'input.txt', 'output.txt', 'answer.txt'], files }, signal ? { signal } : {});
+  const result = await run(spec, signal ? { signal } : {});
   const message = capMessage((result.stderr || result.stdout).trim());
   const verdict = result.status === 'ok' || result.status === 'runtime_error' ? TESTLIB[result.exitCode ?? -1] : undefined;
   if (!verdict) {

@@ -48,18 +48,29 @@ function stepParts(step: Step, values: Record<string, string>) {
   };
 }
 
+// What a run adds to its executable's: arguments after its command, files beside its own.
+export interface Additions {
+  args?: string[];
+  files?: RunSpec['files'];
+}
+
 // The spec for one run of an executable: the step's limits (a runtime's pids and
 // fds) under the caller's (the submission's time and memory), and the
 // memory-derived placeholders ({memoryMb}, {heapMb}).
-export function runSpecFor(executable: Executable, limits: LimitOverrides, extra: Partial<RunSpec> = {}): RunSpec {
+export function runSpecFor(
+  executable: Executable,
+  limits: LimitOverrides,
+  extra: Partial<RunSpec> = {},
+  add: Additions = {},
+): RunSpec {
   const merged = { ...executable.stepLimits, ...limits };
   const memoryMb = Math.floor((merged.memoryKb ?? 262_144) / 1024);
   const values = { memoryMb: String(memoryMb), heapMb: String(Math.max(1, Math.floor(memoryMb * executable.heapFraction))) };
   return {
-    argv: executable.argv.map((part) => fill(part, values)),
+    argv: [...executable.argv.map((part) => fill(part, values)), ...(add.args ?? [])],
     env: Object.fromEntries(Object.entries(executable.env).map(([key, value]) => [key, fill(value, values)])),
     readOnly: executable.readOnly,
-    files: executable.files,
+    files: [...executable.files, ...(add.files ?? [])],
     limits: merged,
     seccomp: { allow: executable.seccompAllow },
     ...extra,

@@ -2,7 +2,7 @@
 // by pipes), then the checker; the outcome as a TestResult.
 import { closeSync } from 'node:fs';
 import { openPipe, run } from '../sandbox/run.js';
-import { type LimitOverrides, type RunResult } from '../sandbox/schema.js';
+import { type LimitOverrides, type RunResult, type RunSpec } from '../sandbox/schema.js';
 import { capMessage, check, type CheckOutcome } from './checkers.js';
 import { type Executable, runSpecFor } from './program.js';
 import { type JudgedSubmission, type TestCase, type TestResult, type Verdict } from './schema.js';
@@ -81,11 +81,16 @@ function stoppedVerdict(solution: Executable, result: RunResult): Verdict | unde
   return STOPPED[result.status] ?? 'RE';
 }
 
-async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
-  const options = prepared.signal ? { signal: prepared.signal } : {};
+const runOptions = (prepared: Prepared) => (prepared.signal ? { signal: prepared.signal } : {});
+
+// The solution's run: the submission's limits and arguments, the slot's CPUs.
+function solutionSpec(submission: JudgedSubmission, prepared: Prepared, io: Partial<RunSpec>): RunSpec {
   const pinned = prepared.cpus ? { cpus: prepared.cpus } : {};
-  const spec = runSpecFor(prepared.solution, solutionLimits(submission), { stdin: { text: test.stdin }, ...pinned });
-  const result = await run({ ...spec, argv: [...spec.argv, ...submission.args] }, options);
+  return runSpecFor(prepared.solution, solutionLimits(submission), { ...io, ...pinned }, { args: submission.args });
+}
+
+async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
+  const result = await run(solutionSpec(submission, prepared, { stdin: { text: test.stdin } }), runOptions(prepared));
   const keep = submission.keepOutput;
   const stopped = stoppedVerdict(prepared.solution, result);
   if (stopped) return testResult(test.name, result, { verdict: stopped, message: capMessage(stopReason(result)), points: 0 }, keep);
@@ -120,22 +125,19 @@ async function runInteractive(submission: JudgedSubmission, prepared: Prepared, 
   const toSolution = openPipe();
   const toInteractor = openPipe();
   const limits = solutionLimits(submission);
-  const options = prepared.signal ? { signal: prepared.signal } : {};
-  const pinned = prepared.cpus ? { cpus: prepared.cpus } : {};
   const solutionRun = run(
-    runSpecFor(prepared.solution, limits, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write, ...pinned }),
-    options,
+    solutionSpec(submission, prepared, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write }),
+    runOptions(prepared),
   );
-  const interactorSpec = runSpecFor(
-    interactor,
-    { cpuMs: limits.cpuMs! * 2 + 1_000, wallMs: limits.wallMs! + 1_000, memoryKb: 524_288, outputKb: 64 },
-    { stdin: { fd: toInteractor.read }, stdoutFd: toSolution.write, truncateOutput: true },
+  const interactorRun = run(
+    runSpecFor(
+      interactor,
+      { cpuMs: limits.cpuMs! * 2 + 1_000, wallMs: limits.wallMs! + 1_000, memoryKb: 524_288, outputKb: 64 },
+      { stdin: { fd: toInteractor.read }, stdoutFd: toSolution.write, truncateOutput: true },
+      { args: ['input.txt', 'output.txt'], files: [{ path: 'input.txt', content: test.stdin }] },
+    ),
+    runOptions(prepared),
   );
-  const interactorRun = run({
-    ...interactorSpec,
-    argv: [...interactorSpec.argv, 'input.txt', 'output.txt'],
-    files: [...(interactorSpec.files ?? []), { path: 'input.txt', content: test.stdin }],
-  }, options);
   // The addon duplicated the ends it needs when run() was called: close ours, so
   // each side sees end-of-file when the other exits.
   for (const fd of [toSolution.read, toSolution.write, toInteractor.read, toInteractor.write]) closeSync(fd);

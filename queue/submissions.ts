@@ -62,6 +62,7 @@ export const newId = (): string => randomBytes(18).toString('base64url');
 export interface Submissions {
   submit(submission: Submission, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
   load(id: string): Promise<StoredSubmission | undefined>;
+  loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined>;
   view(tenant: string, id: string): Promise<SubmissionView | undefined>;
   activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
@@ -71,7 +72,7 @@ export interface Submissions {
   queue: Queue<SubmissionJob>;
 }
 
-function toView(stored: StoredSubmission): SubmissionView {
+export function toView(stored: StoredSubmission): SubmissionView {
   return { ...(stored.result ?? {}), id: stored.id, status: stored.status };
 }
 
@@ -91,6 +92,12 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
       createdAt: Number(fields.createdAt),
       ...(fields.finishedAt ? { finishedAt: Number(fields.finishedAt) } : {}),
     };
+  }
+
+  // Another tenant's submission does not exist, as far as this one can tell.
+  async function loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined> {
+    const stored = await load(id);
+    return stored?.tenant === tenant ? stored : undefined;
   }
 
   const publish = async (id: string, event: SubmissionEvent) => {
@@ -160,10 +167,11 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
       return { id, duplicate: false };
     },
 
+    loadOwned,
+
     async view(tenant, id) {
-      const stored = await load(id);
-      // another tenant's submission does not exist, as far as this one can tell
-      return stored && stored.tenant === tenant ? toView(stored) : undefined;
+      const stored = await loadOwned(tenant, id);
+      return stored && toView(stored);
     },
 
     async activeCount(tenant) {
@@ -177,8 +185,8 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     },
 
     async cancel(tenant, id) {
-      const stored = await load(id);
-      if (!stored || stored.tenant !== tenant) return 'not_found';
+      const stored = await loadOwned(tenant, id);
+      if (!stored) return 'not_found';
       if (!(await finish(id, 'cancelled'))) return 'finished';
       // a queued job is dropped; a running one is stopped by its worker
       await queue.remove(id).catch(() => 0);

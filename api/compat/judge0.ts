@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { type Submission, type TestResult } from '../../judge/schema.js';
 import { loadLanguages } from '../../profiles/languages.js';
 import { type SubmissionView } from '../../queue/schema.js';
-import { type StoredSubmission, waitForFinal } from '../../queue/submissions.js';
+import { type StoredSubmission, toView, waitForFinal } from '../../queue/submissions.js';
 import { checkRate, type Tenant, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
 import { COMPAT_LANGUAGES } from './languages.js';
@@ -211,9 +211,8 @@ async function accept(ctx: ApiContext, who: Tenant, body: unknown, base64: boole
 }
 
 async function show(ctx: ApiContext, who: Tenant, id: string, fields: string[], base64: boolean) {
-  const stored = await ctx.subs.load(id);
-  const view = await ctx.subs.view(who.name, id);
-  return stored && view ? judge0View(stored, view, fields.length > 0 ? fields : DEFAULT_FIELDS, base64) : undefined;
+  const stored = await ctx.subs.loadOwned(who.name, id);
+  return stored && judge0View(stored, toView(stored), fields.length > 0 ? fields : DEFAULT_FIELDS, base64);
 }
 
 export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {

@@ -7,6 +7,8 @@
         "native/supervisor.cc",
         "native/plan.cc",
         "native/collect.cc",
+        "native/workdir.cc",
+        "native/warm.cc",
         "native/child.cc",
         "native/userns.cc",
         "native/clone.cc",

@@ -1,6 +1,6 @@
 // The N-API surface: launch(spec) → Promise<result>, probe() and configure().
-// Parsing and result building happen on the JS thread; the run itself on a
-// dedicated supervisor thread, which hands its result back through a
+// Parsing and result building happen on the JS thread; the run itself on its
+// sandbox's thread (native/warm.cc), which hands its result back through a
 // thread-safe function, so the event loop never blocks and runs overlap freely.
 #include <errno.h>
 #include <fcntl.h>
@@ -14,12 +14,11 @@
 #include <map>
 #include <mutex>
 
-#include <thread>
-
 #include "cgroup.h"
 #include "landlock.h"
 #include "supervisor.h"
 #include "userns.h"
+#include "warm.h"
 
 namespace cb {
 
@@ -242,13 +241,20 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Promise promise = pending->deferred.Promise();
   using Tsfn = Napi::TypedThreadSafeFunction<void, Pending, resolve>;
   Tsfn tsfn = Tsfn::New(env, "cellblock-run", 0, 1);
-  std::thread([pending, tsfn]() mutable {
-    pending->result = run_job(pending->spec);
+  warm::launch(pending->spec, [pending, tsfn](JobResult& result) mutable {
+    pending->result = std::move(result);
     unregister_cancel(*pending);
     tsfn.BlockingCall(pending);
     tsfn.Release();
-  }).detach();
+  });
   return promise;
+}
+
+// releaseWarm(): the sandboxes built ahead of their runs are dropped; returns once
+// they are gone (tests that count what is left, and shutdown).
+Napi::Value ReleaseWarm(const Napi::CallbackInfo& info) {
+  warm::release();
+  return info.Env().Undefined();
 }
 
 const char* version_name(cgroup::Version version) {
@@ -310,6 +316,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("launch", Napi::Function::New(env, Launch));
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("configure", Napi::Function::New(env, Configure));
+  exports.Set("releaseWarm", Napi::Function::New(env, ReleaseWarm));
+  // At exit, waiting sandboxes go the same way, so no cgroup of ours outlives us.
+  env.AddCleanupHook([] { warm::release(); });
   return exports;
 }
 

@@ -155,14 +155,21 @@ const Info& detect() {
   return info;
 }
 
-bool create(const std::string& name, const Limits& limits, Run& run, std::string& error) {
+bool create(const std::string& name, const std::string& cpus, Run& run, std::string& error) {
   const Info& info = detect();
   bool ok = false;
-  if (info.version == Version::V1) ok = v1::create(info, name, limits, run, error);
-  else if (info.version == Version::V2) ok = v2::create(info, name, limits, run, error);
+  if (info.version == Version::V1) ok = v1::create(info, name, cpus, run, error);
+  else if (info.version == Version::V2) ok = v2::create(info, name, cpus, run, error);
   else error = "cgroup: " + info.problem;
   if (!ok) destroy(run);
   return ok;
+}
+
+bool set_limits(const Run& run, const Limits& limits, std::string& error) {
+  for (const std::string& file : run.memory_limit_files) {
+    if (!write_file(file, std::to_string(limits.memory_bytes), error)) return false;
+  }
+  return write_file(run.pids_limit_file, std::to_string(limits.pids), error);
 }
 
 bool read_cpu_ns(const Run& run, uint64_t& ns) {

@@ -24,10 +24,10 @@ struct Info {
   std::string problem;          // why cgroups are unusable, when they are
 };
 
+// Written when the run is given, into a cgroup made beforehand.
 struct Limits {
   uint64_t memory_bytes = 0;
   uint64_t pids = 0;
-  std::string cpus;  // cpuset list; empty: no pinning
 };
 
 struct Usage {
@@ -49,13 +49,17 @@ struct Run {
   std::vector<std::string> dirs;  // every cgroup directory we made for this run
   std::vector<int> procs_fds;     // where the program joins each (it writes "0")
   Counters counters;
+  std::vector<std::string> memory_limit_files;  // each gets the memory limit (v1: with and without swap)
+  std::string pids_limit_file;
 };
 
 // Detects once (thread-safe) which version and controllers are usable, creates
 // our parent and sweeps cgroups left by dead processes.
 const Info& detect();
 
-bool create(const std::string& name, const Limits& limits, Run& run, std::string& error);
+// `cpus`: a cpuset list to pin the run to; empty: no pinning.
+bool create(const std::string& name, const std::string& cpus, Run& run, std::string& error);
+bool set_limits(const Run& run, const Limits& limits, std::string& error);
 bool read_cpu_ns(const Run& run, uint64_t& ns);
 Usage read_usage(const Run& run);
 void destroy(Run& run);
@@ -71,12 +75,12 @@ void sweep_stale(const std::string& parent);
 
 namespace v1 {
 bool detect(Info& info);
-bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error);
+bool create(const Info& info, const std::string& name, const std::string& cpus, Run& run, std::string& error);
 }  // namespace v1
 
 namespace v2 {
 bool detect(Info& info);
-bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error);
+bool create(const Info& info, const std::string& name, const std::string& cpus, Run& run, std::string& error);
 }  // namespace v2
 
 }  // namespace cb::cgroup

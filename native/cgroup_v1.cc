@@ -75,25 +75,24 @@ bool detect(Info& info) {
   return true;
 }
 
-bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error) {
+bool create(const Info& info, const std::string& name, const std::string& cpus, Run& run, std::string& error) {
   std::string memory = info.memory + "/" + name;
-  std::string bytes = std::to_string(limits.memory_bytes);
-  if (!make_dir(memory, run, error) || !write_file(memory + "/memory.limit_in_bytes", bytes, error)) return false;
-  if (info.has_swap_limit && !write_file(memory + "/memory.memsw.limit_in_bytes", bytes, error)) return false;
-  if (!open_attach_file(memory, "tasks", run, error)) return false;
+  if (!make_dir(memory, run, error) || !open_attach_file(memory, "tasks", run, error)) return false;
+  // memsw after the plain limit: it may never be below it
+  run.memory_limit_files.push_back(memory + "/memory.limit_in_bytes");
+  if (info.has_swap_limit) run.memory_limit_files.push_back(memory + "/memory.memsw.limit_in_bytes");
   run.counters.peak_file = memory + "/memory.max_usage_in_bytes";
   run.counters.oom_file = memory + "/memory.oom_control";
 
   std::string pids = info.pids + "/" + name;
-  if (!make_dir(pids, run, error) || !write_file(pids + "/pids.max", std::to_string(limits.pids), error) ||
-      !open_attach_file(pids, "tasks", run, error))
-    return false;
+  if (!make_dir(pids, run, error) || !open_attach_file(pids, "tasks", run, error)) return false;
+  run.pids_limit_file = pids + "/pids.max";
 
   std::string cpuacct = info.cpuacct + "/" + name;
   if (!make_dir(cpuacct, run, error) || !open_attach_file(cpuacct, "tasks", run, error)) return false;
   run.counters.cpu_file = cpuacct + "/cpuacct.usage";
 
-  if (limits.cpus.empty()) return true;
+  if (cpus.empty()) return true;
   if (!info.has_cpuset) {
     error = "cgroup: cpuset pinning asked for, but the cpuset controller is missing";
     return false;
@@ -101,7 +100,7 @@ bool create(const Info& info, const std::string& name, const Limits& limits, Run
   std::string cpuset = info.cpuset + "/" + name;
   std::string mems;
   read_file(info.cpuset + "/cpuset.mems", mems);
-  return make_dir(cpuset, run, error) && write_file(cpuset + "/cpuset.cpus", limits.cpus, error) &&
+  return make_dir(cpuset, run, error) && write_file(cpuset + "/cpuset.cpus", cpus, error) &&
          write_file(cpuset + "/cpuset.mems", mems, error) && open_attach_file(cpuset, "tasks", run, error);
 }
 

@@ -83,22 +83,22 @@ bool detect(Info& info) {
   return true;
 }
 
-bool create(const Info& info, const std::string& name, const Limits& limits, Run& run, std::string& error) {
+bool create(const Info& info, const std::string& name, const std::string& cpus, Run& run, std::string& error) {
   std::string dir = info.parent + "/" + name;
   if (!make_dir(dir, run, error)) return false;
   std::string ignored;
-  if (!write_file(dir + "/memory.max", std::to_string(limits.memory_bytes), error)) return false;
+  run.memory_limit_files = {dir + "/memory.max"};
+  run.pids_limit_file = dir + "/pids.max";
   if (access((dir + "/memory.swap.max").c_str(), F_OK) == 0 && !write_file(dir + "/memory.swap.max", "0", error))
     return false;
   // The OOM killer takes the whole run, not one process of it.
   write_file(dir + "/memory.oom.group", "1", ignored);
-  if (!write_file(dir + "/pids.max", std::to_string(limits.pids), error)) return false;
-  if (!limits.cpus.empty()) {
+  if (!cpus.empty()) {
     if (!info.has_cpuset) {
       error = "cgroup: cpuset pinning asked for, but the cpuset controller is not delegated";
       return false;
     }
-    if (!write_file(dir + "/cpuset.cpus", limits.cpus, error)) return false;
+    if (!write_file(dir + "/cpuset.cpus", cpus, error)) return false;
   }
   run.counters = {dir + "/cpu.stat", "usage_usec", 1000, dir + "/memory.peak", dir + "/memory.events"};
   return open_attach_file(dir, "cgroup.procs", run, error);

@@ -1,15 +1,21 @@
 // The two processes inside the sandbox, in the order they run.
 //
+// The sandbox is built before its run is known (native/warm.cc).
+//
 // init (pid 1 of the new pid namespace) is cloned by the supervisor with CLONE_VM:
 // it shares the Node address space until it exits, so it only makes raw system
-// calls. Still host root, it builds the root and pivots into it, then enters the slot's user namespace, clones the program
-// (CLONE_VM|CLONE_VFORK, the posix_spawn way), reaps every process of the tree and
-// reports the program's wait status. When init exits the kernel kills whatever is
-// left in the namespace.
+// calls. Still host root, it builds the root and pivots into it, builds the
+// Landlock ruleset, enters the slot's user namespace and clones the program
+// (CLONE_VM|CLONE_VFORK, the posix_spawn way). Once the program has execed it
+// reaps every process of the tree and reports the program's wait status. When
+// init exits the kernel kills whatever is left in the namespace.
 //
-// The program joins the run's cgroups, drops everything it will never need (uid,
-// capabilities, rlimits, Landlock, seccomp), then execs.
+// The program joins the run's cgroups and drops everything it will never need
+// (uid, capabilities, Landlock, seccomp), then says it is ready and waits. The
+// go message brings its stdin (and stdout, when the run has its own); it sets
+// the run's rlimits and execs.
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -81,9 +87,31 @@ void stay_tied_to_supervisor(const Plan& plan) {
   if (poll(&lifeline, 1, 0) != 0) _exit(126);
 }
 
-pid_t start_program(const Plan& plan, char* stack_top) {
-  pid_t pid = clone(child_exec_main, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<Plan*>(&plan));
-  if (pid < 0) child_fail(plan, Layer::Clone, "clone", "program");
+// init closed fds 0-2 at its start, so an fd it makes now could take one of those
+// numbers, which the program's stdio then overwrites: keep ours above them.
+int above_stdio(const Plan& plan, int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (moved < 0) child_fail(plan, Layer::Fds, "fcntl", "F_DUPFD_CLOEXEC");
+  close(fd);
+  return moved;
+}
+
+// Says the sandbox is built (the supervisor may now copy files into the work dir
+// through our root), then waits for the run: stdin, and stdout when the run
+// brings its own. Nothing (the sandbox was dropped unused): exit quietly.
+void wait_for_run(const Plan& plan, int& stdin_fd, int& stdout_fd) {
+  if (write(plan.go_sock, "R", 1) != 1) _exit(0);
+  int given[2] = {-1, -1};
+  int count = fds_receive(plan.go_sock, given, 2);
+  if (count < 1) _exit(0);
+  stdin_fd = above_stdio(plan, given[0]);
+  stdout_fd = count > 1 ? above_stdio(plan, given[1]) : plan.stdout_fd;
+}
+
+pid_t start_program(ProgramStart& start, char* stack_top) {
+  pid_t pid = clone(child_exec_main, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, &start);
+  if (pid < 0) child_fail(*start.plan, Layer::Clone, "clone", "program");
   return pid;
 }
 
@@ -124,31 +152,31 @@ int child_init_main(void* arg) {
   enter_network_namespace(plan);
   if (!mount_build_root(plan)) _exit(127);
   if (!uts_set_names(plan)) _exit(127);
+  ProgramStart start = {&plan, above_stdio(plan, landlock_build_ruleset(plan))};
   enter_user_namespace(plan);
   stay_tied_to_supervisor(plan);
 
+  // CLONE_VFORK: back here once the program has execed (or exited).
   char stack[kProgramStackSize] __attribute__((aligned(16)));
-  pid_t program = start_program(plan, stack + sizeof stack);
-  // The program no longer needs these in init; closing them lets EOFs arrive.
-  close(plan.stdin_fd);
-  close(plan.stdout_fd);
-  close(plan.stderr_fd);
-  close(plan.notify_sock);
-  close(plan.lifeline_fd);
+  pid_t program = start_program(start, stack + sizeof stack);
+  // Init no longer needs these; closing them lets EOFs arrive.
+  for (int fd : {plan.stdout_fd, plan.stderr_fd, plan.notify_sock, plan.lifeline_fd, plan.go_sock, start.landlock_ruleset})
+    if (fd >= 0) close(fd);
   for (int fd : plan.cgroup_procs_fds) close(fd);
 
   InitReport report;
   report.wait_status = reap_until_program_exits(program);
-  if (plan.release_fd >= 0) {
-    // Files are to be collected: stop what is left so nothing changes them, keep
-    // the namespaces alive until the supervisor has read them (it closes the pipe).
-    kill(-1, SIGKILL);
-    while (waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
-    }
+  // The run is over: nothing of it outlives the report. Init itself never joined
+  // the run's cgroups, so their counters are final once it is sent, and the
+  // supervisor answers without waiting for the namespaces to be torn down.
+  kill(-1, SIGKILL);
+  while (waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
   }
   ssize_t ignored = write(plan.status_fd, &report, sizeof report);
   (void)ignored;
-  if (plan.release_fd >= 0) {
+  // Files are to be collected: the namespaces stay alive until the supervisor has
+  // read them (it closes the pipe).
+  if (plan.collect) {
     char byte;
     while (read(plan.release_fd, &byte, 1) < 0 && errno == EINTR) {
     }
@@ -157,23 +185,28 @@ int child_init_main(void* arg) {
 }
 
 int child_exec_main(void* arg) {
-  const Plan& plan = *static_cast<const Plan*>(arg);
+  const ProgramStart& start = *static_cast<const ProgramStart*>(arg);
+  const Plan& plan = *start.plan;
+  // Everything the run does not decide is done before it is given: the
+  // program then waits, in its cgroups and behind every wall, for its stdio.
   join_cgroups(plan);
   umask(022);  // init built the root with 0; the program gets the usual default
-  if (!fds_install_stdio(plan)) _exit(127);
-  if (!rlimits_apply(plan)) _exit(127);
   if (!caps_drop_all(plan)) _exit(127);
-  if (!landlock_apply(plan)) _exit(127);
-  // Everything but stdio closes at exec; the error pipe stays usable until then.
-  if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
-    child_fail(plan, Layer::Fds, "close_range", "cloexec");
+  if (!landlock_restrict(plan, start.landlock_ruleset)) _exit(127);
   if (plan.filter.len > 0) {
     int listener = seccomp_load(plan);
     if (listener < 0) _exit(127);
-    if (!fds_send_fd(plan.notify_sock, listener)) child_fail(plan, Layer::Seccomp, "sendmsg", "listener");
+    if (!fds_send(plan.notify_sock, &listener, 1)) child_fail(plan, Layer::Seccomp, "sendmsg", "listener");
     close(listener);
   }
-
+  // What follows is what the seccomp filter always allows (seccomp.cc).
+  int stdin_fd = -1, stdout_fd = -1;
+  wait_for_run(plan, stdin_fd, stdout_fd);
+  if (!fds_install_stdio(plan, stdin_fd, stdout_fd)) _exit(127);
+  if (!rlimits_apply(plan)) _exit(127);
+  // Everything but stdio closes at exec; the error pipe stays usable until then.
+  if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)
+    child_fail(plan, Layer::Fds, "close_range", "cloexec");
   signals_unblock_all();
   int first_errno = ENOENT;
   for (const std::string& path : plan.exec_candidates) {

@@ -5,34 +5,16 @@
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "workdir.h"
 
 namespace cb {
 
 namespace {
 
 constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-
-int open_beneath(int dir, const char* path, uint64_t flags, uint64_t resolve) {
-  struct open_how how;
-  memset(&how, 0, sizeof how);
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = resolve;
-  return static_cast<int>(syscall(SYS_openat2, dir, path, &how, sizeof how));
-}
-
-int open_work_dir(pid_t init) {
-  std::string root = "/proc/" + std::to_string(init) + "/root";
-  int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) return -1;
-  // The work dir is a mount point: crossing into it is expected, once.
-  int work = open_beneath(root_fd, kWorkDir + 1, O_PATH | O_DIRECTORY, kBeneath);
-  close(root_fd);
-  return work;
-}
 
 // Why a file cannot be taken, or "" when `data` holds it.
 std::string read_one(int work, const std::string& path, uint64_t budget, CollectedFile& file) {
@@ -60,7 +42,7 @@ std::string read_one(int work, const std::string& path, uint64_t budget, Collect
 
 void collect_files(pid_t init, const std::vector<std::string>& paths, uint64_t max_bytes,
                    std::vector<CollectedFile>& files, std::vector<RefusedFile>& refused) {
-  int work = open_work_dir(init);
+  int work = workdir_open(init);
   uint64_t used = 0;
   for (const std::string& path : paths) {
     if (work < 0) {

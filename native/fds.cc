@@ -20,43 +20,55 @@ bool fds_close_except(const int* keep, size_t count) {
   return syscall(SYS_close_range, next, ~0U, 0U) == 0;
 }
 
-bool fds_install_stdio(const Plan& plan) {
-  const int sources[3] = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd};
+bool fds_install_stdio(const Plan& plan, int stdin_fd, int stdout_fd) {
+  const int sources[3] = {stdin_fd, stdout_fd, plan.stderr_fd};
   for (int target = 0; target < 3; target++) {
     if (dup2(sources[target], target) < 0) child_fail(plan, Layer::Fds, "dup2", nullptr);
   }
   return true;
 }
 
-// One byte with room for one fd (SCM_RIGHTS), for sending or receiving.
+namespace {
+
+constexpr size_t kMaxFds = 2;
+
+// One byte with room for up to kMaxFds fds (SCM_RIGHTS), for sending or receiving.
 struct FdMessage {
   char payload = 'L';
   struct iovec iov;
   struct msghdr msg;
   union {
-    char buf[CMSG_SPACE(sizeof(int))];
+    char buf[CMSG_SPACE(kMaxFds * sizeof(int))];
     struct cmsghdr align;
   } control;  // last: cmsghdr ends in a flexible array
 
-  FdMessage() {
+  explicit FdMessage(size_t count) {
     memset(&control, 0, sizeof control);
     memset(&msg, 0, sizeof msg);
     iov = {&payload, 1};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
+    msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
   }
 };
 
-bool fds_send_fd(int sock, int fd) {
-  FdMessage message;
+}  // namespace
+
+bool fds_send(int sock, const int* fds, size_t count) {
+  if (count > kMaxFds) return false;
+  FdMessage message(count);
   struct msghdr& msg = message.msg;
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  if (count == 0) {
+    msg.msg_control = nullptr;
+    msg.msg_controllen = 0;
+  } else {
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
+    memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
+  }
   ssize_t n;
   do {
     n = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -64,14 +76,25 @@ bool fds_send_fd(int sock, int fd) {
   return n == 1;
 }
 
-int fds_receive_fd(int sock) {
-  FdMessage message;
-  if (recvmsg(sock, &message.msg, MSG_CMSG_CLOEXEC) != 1) return -1;
+int fds_receive(int sock, int* fds, size_t max) {
+  FdMessage message(kMaxFds);
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &message.msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) return -1;  // 0: the other end closed without a message
+  int count = 0;
   struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message.msg);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) return -1;
-  int fd;
-  memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-  return fd;
+  if (cmsg != nullptr && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+    size_t received = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < received; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof fd);
+      if (i < max) fds[count++] = fd;
+      else close(fd);
+    }
+  }
+  return count;
 }
 
 }  // namespace cb

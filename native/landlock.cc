@@ -1,8 +1,9 @@
-// Landlock layer (run by the program after no_new_privs): a second wall behind
-// the mount namespace. Files: read and execute the read-only tree, write only the
-// work dir and /tmp, read and write the few device nodes. Network: TCP bind and
-// connect refused (behind the empty network namespace). Scoping: no signals and no
-// abstract unix sockets across the sandbox boundary.
+// Landlock layer: a second wall behind the mount namespace. Files: read and
+// execute the read-only tree, write only the work dir and /tmp, read and write the
+// few device nodes. Network: TCP bind and connect refused (behind the empty network
+// namespace). Scoping: no signals and no abstract unix sockets across the sandbox
+// boundary. Init builds the ruleset once the root is in place (its paths are opened
+// there, before the run is given); the program enforces it after no_new_privs.
 #include "landlock.h"
 
 #include <errno.h>
@@ -56,10 +57,15 @@ bool add_path_rule(const Plan& plan, int ruleset, const LandlockRule& rule) {
 
 }  // namespace
 
-bool landlock_apply(const Plan& plan) {
-  if (plan.landlock_abi <= 0) return true;
+int landlock_build_ruleset(const Plan& plan) {
+  if (plan.landlock_abi <= 0) return -1;
   int ruleset = create_ruleset(plan);
   for (const LandlockRule& rule : plan.landlock_rules) add_path_rule(plan, ruleset, rule);
+  return ruleset;
+}
+
+bool landlock_restrict(const Plan& plan, int ruleset) {
+  if (ruleset < 0) return true;
   if (syscall(SYS_landlock_restrict_self, ruleset, 0U) != 0)
     child_fail(plan, Layer::Landlock, "restrict_self", nullptr);
   close(ruleset);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -196,43 +195,6 @@ bool mount_work_dir(const Plan& plan) {
   return true;
 }
 
-bool copy_contents(const Plan& plan, const CopyIn& copy, int fd) {
-  if (copy.from_memory) {
-    if (!write_all(fd, copy.content.data(), copy.content.size()))
-      child_fail(plan, Layer::Workdir, "write", copy.dest.c_str());
-    return true;
-  }
-  int source = open(copy.source.c_str(), O_RDONLY | O_CLOEXEC);
-  if (source < 0) child_fail(plan, Layer::Workdir, "open", copy.source.c_str());
-  for (;;) {
-    ssize_t n = sendfile(fd, source, nullptr, 1 << 30);
-    if (n == 0) break;
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) child_fail(plan, Layer::Workdir, "copy", copy.dest.c_str());
-  }
-  close(source);
-  return true;
-}
-
-bool copy_one(const Plan& plan, const CopyIn& copy) {
-  int fd = open(copy.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) child_fail(plan, Layer::Workdir, "create", copy.dest.c_str());
-  copy_contents(plan, copy, fd);
-  if (fchown(fd, plan.program_host_uid, plan.program_host_gid) != 0 || fchmod(fd, copy.mode & 0777) != 0)
-    child_fail(plan, Layer::Workdir, "chown", copy.dest.c_str());
-  close(fd);
-  return true;
-}
-
-bool copy_in_files(const Plan& plan) {
-  for (const std::string& dir : plan.work_dirs) {
-    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) child_fail(plan, Layer::Workdir, "mkdir", dir.c_str());
-    if (chown(dir.c_str(), plan.program_host_uid, plan.program_host_gid) != 0) child_fail(plan, Layer::Workdir, "chown", dir.c_str());
-  }
-  for (const CopyIn& copy : plan.copies) copy_one(plan, copy);
-  return true;
-}
-
 // pivot_root(".", ".") stacks the old root on top of the new one; detaching it
 // leaves no path back to the host tree.
 bool pivot_into_root(const Plan& plan) {
@@ -256,7 +218,6 @@ bool mount_build_root(const Plan& plan) {
   write_generated_files(plan);
   // The work dir and /tmp first: a read-only path under /tmp then lands on top.
   mount_work_dir(plan);
-  copy_in_files(plan);
   create_symlinks(plan);
   bind_read_only(plan);
   mount_proc(plan);

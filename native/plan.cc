@@ -1,5 +1,6 @@
 // Turns a JobSpec into the Plan the child follows: every path, string and fd the
-// child will need, resolved before clone.
+// child will need, resolved before it needs them — the sandbox's part before init
+// is cloned, the program's part before the go message.
 #include "plan.h"
 
 #include <sys/stat.h>
@@ -9,7 +10,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <set>
 
 #include "landlock.h"
 
@@ -18,11 +18,6 @@ namespace cb {
 namespace {
 
 std::string staged(const std::string& path) { return std::string(kStaging) + path; }
-
-std::string parent_of(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
-}
 
 const char* const kPasswd =
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -83,21 +78,10 @@ bool add_read_only(Plan& plan, std::vector<std::string> paths, bool landlock, st
   return true;
 }
 
-void add_work_files(Plan& plan, const JobSpec& spec) {
-  std::set<std::string> seen;
-  for (const CopySpec& copy : spec.copies) {
-    std::string dest = std::string(kWorkDir) + "/" + copy.dest;
-    std::vector<std::string> parents;
-    for (std::string dir = parent_of(dest); dir != kWorkDir && dir != "/"; dir = parent_of(dir))
-      parents.push_back(dir);
-    for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
-      if (seen.insert(*it).second) plan.work_dirs.push_back(staged(*it));
-    }
-    plan.copies.push_back({copy.source, copy.content, copy.from_memory, staged(dest), copy.mode});
-  }
-}
-
 void add_exec(Plan& plan, const JobSpec& spec) {
+  plan.argv_ptrs.clear();
+  plan.envp_ptrs.clear();
+  plan.exec_candidates.clear();
   plan.argv = spec.argv;
   plan.envp = spec.env;
   for (std::string& arg : plan.argv) plan.argv_ptrs.push_back(arg.data());
@@ -152,17 +136,20 @@ int last_capability() {
 
 }  // namespace
 
-bool build_plan(const JobSpec& spec, Plan& plan, std::string& error) {
+bool plan_sandbox(const JobSpec& spec, Plan& plan, std::string& error) {
   add_skeleton(plan);
   if (!add_read_only(plan, spec.ro_paths, true, error) || !add_read_only(plan, spec.exposed, false, error)) return false;
-  add_work_files(plan, spec);
-  add_exec(plan, spec);
-  add_rlimits(plan, spec);
   add_landlock(plan, spec);
   plan.last_capability = last_capability();
   plan.tmpfs_bytes = spec.tmpfs_bytes;
   plan.tmpfs_inodes = spec.tmpfs_inodes;
   return true;
+}
+
+void plan_program(const JobSpec& spec, Plan& plan) {
+  add_exec(plan, spec);
+  add_rlimits(plan, spec);
+  plan.collect = !spec.collect.empty();
 }
 
 }  // namespace cb

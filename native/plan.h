@@ -1,4 +1,4 @@
-// Building the child's Plan from a JobSpec (supervisor side, before clone).
+// Building the child's Plan from a JobSpec (supervisor side).
 #pragma once
 
 #include <string>
@@ -8,8 +8,11 @@
 
 namespace cb {
 
-// Fills everything but fds and the seccomp program; false with `error` when the
-// spec names something that does not exist.
-bool build_plan(const JobSpec& spec, Plan& plan, std::string& error);
+// The sandbox: root, mounts, Landlock rules (what sandbox_layout_key covers).
+// False with `error` when the spec names a path that does not exist.
+bool plan_sandbox(const JobSpec& spec, Plan& plan, std::string& error);
+
+// The program: argv, environment, rlimits, whether files are collected.
+void plan_program(const JobSpec& spec, Plan& plan);
 
 }  // namespace cb

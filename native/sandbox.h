@@ -58,15 +58,6 @@ struct GeneratedFile {
   std::string content;
 };
 
-// A file put into the work dir: copied from a host path, or written from memory.
-struct CopyIn {
-  std::string source;   // host path, when !from_memory
-  std::string content;  // the bytes, when from_memory
-  bool from_memory;
-  std::string dest;  // absolute path inside staging (under the work dir)
-  mode_t mode;
-};
-
 struct Rlimit {
   int resource;
   rlim_t value;
@@ -87,7 +78,8 @@ struct Plan {
   int notify_sock = -1;  // the program sends its seccomp listener here
   int release_fd = -1;   // when files are to be collected: init waits here to exit
   int lifeline_fd = -1;  // read end of a pipe only the supervisor writes to: EOF means it is gone
-  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;
+  int go_sock = -1;      // the program waits here for its run: stdin (and stdout) arrive with it
+  int stdout_fd = -1, stderr_fd = -1;  // stdout: unless the run brings its own
   std::vector<int> keep_fds;  // sorted: all of the above
 
   // mount
@@ -97,15 +89,15 @@ struct Plan {
   std::vector<Bind> binds;
   std::vector<Symlink> symlinks;
   std::vector<GeneratedFile> files;
-  std::vector<std::string> work_dirs;  // parents of copy-in files, inside staging
-  std::vector<CopyIn> copies;
   std::vector<std::string> proc_masked_files;  // /dev/null bound over these
   std::vector<std::string> proc_masked_dirs;   // an empty read-only tmpfs over these
   std::vector<Bind> dev_binds;                 // host device nodes
   uid_t program_host_uid = 0;                  // owns the work dir and copied files
   gid_t program_host_gid = 0;
 
-  // program
+  // program: filled in when the run is given, before the go message (init reads
+  // them only after it)
+  bool collect = false;  // files are to be collected: init waits on release_fd
   std::vector<std::string> exec_candidates;  // full paths to try, in order
   std::vector<std::string> argv, envp;
   std::vector<char*> argv_ptrs, envp_ptrs;  // NULL-terminated views of the above
@@ -122,9 +114,16 @@ struct Plan {
   sock_fprog filter{};
 };
 
+// What init hands the program it clones: the plan, and the Landlock ruleset init
+// built in the new root.
+struct ProgramStart {
+  const Plan* plan;
+  int landlock_ruleset;  // -1: Landlock off
+};
+
 // Child side (after clone; async-signal-safe only).
-int child_init_main(void* plan);  // pid 1 of the new pid namespace
-int child_exec_main(void* plan);  // the program, cloned by init
+int child_init_main(void* plan);   // pid 1 of the new pid namespace
+int child_exec_main(void* start);  // the program, cloned by init with a ProgramStart
 [[noreturn]] void child_fail(const Plan& plan, Layer layer, const char* step, const char* path);
 
 // Layers run by the child.
@@ -132,12 +131,15 @@ bool mount_build_root(const Plan& plan);
 bool uts_set_names(const Plan& plan);
 bool caps_drop_all(const Plan& plan);
 bool rlimits_apply(const Plan& plan);
-bool landlock_apply(const Plan& plan);
+int landlock_build_ruleset(const Plan& plan);  // by init, in the new root: the fd, or -1 when off
+bool landlock_restrict(const Plan& plan, int ruleset);
 int seccomp_load(const Plan& plan);  // returns the listener fd, or -1
 bool fds_close_except(const int* keep, size_t count);
-bool fds_install_stdio(const Plan& plan);
-bool fds_send_fd(int sock, int fd);
-int fds_receive_fd(int sock);  // supervisor side: the fd, or -1
+bool fds_install_stdio(const Plan& plan, int stdin_fd, int stdout_fd);
+// One byte carrying up to two fds. fds_receive returns how many arrived, or -1
+// (0 bytes: the other end closed).
+bool fds_send(int sock, const int* fds, size_t count);
+int fds_receive(int sock, int* fds, size_t max);
 
 // Small async-signal-safe string helpers for building paths and messages.
 char* str_append(char* dst, const char* end, const char* src);

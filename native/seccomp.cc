@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -109,6 +110,14 @@ std::shared_ptr<const Program> build(const Policy& policy, std::string& error) {
   bool ok = true;
   for (const Rule& rule : policy.rules) {
     if (!(ok = add_rule(ctx, policy, rule, error))) break;
+  }
+  // The program loads the filter before it waits for its run; what it does from
+  // then until execve must stay allowed whatever the policy (child.cc), unless
+  // the policy names the call itself.
+  for (const char* name : {"write", "sendmsg", "recvmsg", "close", "fcntl", "dup2", "prlimit64", "close_range",
+                           "rt_sigprocmask", "execve", "exit_group"}) {
+    bool named = std::any_of(policy.rules.begin(), policy.rules.end(), [&](const Rule& r) { return r.syscall == name; });
+    if (ok && !named) ok = add_rule(ctx, policy, {name, Action::Allow, 0, {}}, error);
   }
   if (ok) ok = export_program(ctx, *program, error);
   seccomp_release(ctx);

@@ -1,9 +1,11 @@
-// The supervisor: runs on its own thread, one per run, so Node's event loop never
-// waits. It prepares the plan and fds, clones init, then watches the run with
+// The supervisor: one thread per sandbox (native/warm.cc), so Node's event loop
+// never waits. It builds the sandbox before the run is known — plan, fds, cgroup,
+// slot, and init, which builds the root and parks — then, given the run, copies
+// its files in, writes its limits, sends init the go message and watches with
 // poll(2): output pipes (capped), the seccomp listener (a violation ends the run
 // and is named), the wall clock and the cgroup's CPU counter. When init is gone,
-// every process of the run is gone; it reads the kernel's counters, classifies
-// the outcome and removes the cgroup.
+// every process of the run is gone; it reads the kernel's counters and classifies
+// the outcome. A sandbox serves one run; the cgroup is removed with it.
 #include "supervisor.h"
 
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include "plan.h"
 #include "sandbox.h"
 #include "userns.h"
+#include "workdir.h"
 
 namespace cb {
 
@@ -42,6 +45,8 @@ constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
 
 std::atomic<uint64_t> run_sequence{0};
 
+constexpr int kPidfd = 3;  // P_PIDFD: waitid on a pidfd, never on a pid that may be reused
+
 
 double now_ms() {
   struct timespec ts;
@@ -52,7 +57,7 @@ double now_ms() {
 // Everything the supervisor opened for one run, released in one place.
 struct Resources {
   int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1, release_write = -1;
-  int lifeline_write = -1;
+  int lifeline_write = -1, go_write = -1;
   int listener = -1, pidfd = -1, netns = -1;
   void* stack = MAP_FAILED;
   cgroup::Run cgroup;
@@ -60,8 +65,8 @@ struct Resources {
   std::vector<int> child_ends;  // closed right after clone
 
   ~Resources() {
-    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, lifeline_write, listener,
-                   pidfd, netns})
+    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, lifeline_write, go_write,
+                   listener, pidfd, netns})
       if (fd >= 0) close(fd);
     close_child_ends();
     if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
@@ -145,49 +150,56 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
   return fd;
 }
 
-bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
-  int sock[2];
-  bool stdout_given = spec.stdout_given;
-  if (stdout_given) {
-    // closed by run_job; a pipe or a file, never a directory (a handle on a host tree)
-    struct stat info;
-    if (spec.stdout_fd < 0 || fstat(spec.stdout_fd, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISREG(info.st_mode)))
-      return fail(result, "INVALID_SPEC", "stdout fd: not a pipe or a regular file");
-    plan.stdout_fd = spec.stdout_fd;
-  }
-  if ((!stdout_given && !make_pipe(res.out_read, plan.stdout_fd, true, res)) ||
-      !make_pipe(res.err_read, plan.stderr_fd, true, res) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
-      !make_pipe(res.status_read, plan.status_fd, true, res) ||
-      (!spec.collect.empty() && !make_pipe(res.release_write, plan.release_fd, false, res)) ||
+// The sandbox's own pipes and sockets; stdin (and stdout, when the run brings
+// its own) come with the go message.
+bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, std::string& error) {
+  int notify[2], go[2];
+  if (!make_pipe(res.out_read, plan.stdout_fd, true, res) || !make_pipe(res.err_read, plan.stderr_fd, true, res) ||
+      !make_pipe(res.error_read, plan.error_fd, true, res) || !make_pipe(res.status_read, plan.status_fd, true, res) ||
+      !make_pipe(res.release_write, plan.release_fd, false, res) ||
       !make_pipe(res.lifeline_write, plan.lifeline_fd, false, res) ||
-      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)
-    return fail(result, "SANDBOX_SETUP", std::string("pipes: ") + strerror(errno));
-  res.notify_read = sock[0];
-  plan.notify_sock = sock[1];
-  res.child_ends.push_back(sock[1]);
-  plan.stdin_fd = open_stdin(spec, result);
-  if (plan.stdin_fd < 0) return false;
-  if (spec.stdin_kind != StdinKind::Fd) res.child_ends.push_back(plan.stdin_fd);
+      socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify) != 0) {
+    error = std::string("pipes: ") + strerror(errno);
+    return false;
+  }
+  res.notify_read = notify[0];
+  plan.notify_sock = notify[1];
+  res.child_ends.push_back(notify[1]);
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go) != 0) {
+    error = std::string("socketpair: ") + strerror(errno);
+    return false;
+  }
+  res.go_write = go[0];
+  plan.go_sock = go[1];
+  res.child_ends.push_back(go[1]);
   plan.userns_fd = res.slot.fd;
   if (!spec.network_off) {
-    std::string error;
     res.netns = netns_take(error);
-    if (res.netns < 0) return fail(result, "SANDBOX_SETUP", error);
+    if (res.netns < 0) return false;
   }
   plan.netns_fd = res.netns;
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
-  plan.keep_fds = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.error_fd, plan.status_fd, plan.notify_sock,
-                   plan.userns_fd};
+  plan.keep_fds = {plan.stdout_fd, plan.stderr_fd, plan.error_fd,  plan.status_fd, plan.notify_sock,
+                   plan.userns_fd, plan.release_fd, plan.lifeline_fd, plan.go_sock};
   if (plan.netns_fd >= 0) plan.keep_fds.push_back(plan.netns_fd);
-  if (plan.release_fd >= 0) plan.keep_fds.push_back(plan.release_fd);
-  plan.keep_fds.push_back(plan.lifeline_fd);
   plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
   return true;
 }
 
+// The run's stdout, when it brings its own (a pipe to another sandbox): a pipe
+// or a file, never a directory (a handle on a host tree).
+int given_stdout(const JobSpec& spec, JobResult& result) {
+  struct stat info;
+  if (spec.stdout_fd < 0 || fstat(spec.stdout_fd, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISREG(info.st_mode))) {
+    fail(result, "INVALID_SPEC", "stdout fd: not a pipe or a regular file");
+    return -1;
+  }
+  return spec.stdout_fd;
+}
+
 // The staging directory init mounts the new root on (in its own namespace).
-bool ensure_staging_dir(JobResult& result) {
+bool ensure_staging_dir(std::string& error) {
   static std::once_flag once;
   static int err = 0;
   std::call_once(once, [] {
@@ -195,30 +207,31 @@ bool ensure_staging_dir(JobResult& result) {
       if (mkdir(dir, 0755) != 0 && errno != EEXIST) err = errno;
     }
   });
-  return err == 0 || fail(result, "SANDBOX_SETUP", std::string("mkdir ") + kStaging + ": " + strerror(err));
+  if (err != 0) error = std::string("mkdir ") + kStaging + ": " + strerror(err);
+  return err == 0;
 }
 
-bool prepare(const JobSpec& spec, Plan& plan, Resources& res, JobResult& result) {
-  std::string error;
-  if (!ensure_staging_dir(result)) return false;
-  if (!build_plan(spec, plan, error)) return fail(result, "PATH_NOT_FOUND", error);
-  auto program = seccomp::compile(spec.policy, error);
-  if (program == nullptr) return fail(result, "SECCOMP_POLICY", error);
-  // The compiled program is cached for the life of the process, so it outlives init.
-  plan.filter.len = spec.seccomp_off ? 0 : static_cast<unsigned short>(program->size());
-  plan.filter.filter = const_cast<sock_filter*>(program->data());
-  if (!userns::acquire(res.slot, error)) return fail(result, "SANDBOX_SETUP", error);
+// False with `error`, and `code` when it is not SANDBOX_SETUP.
+bool prepare(const JobSpec& spec, Plan& plan, Resources& res, std::string& code, std::string& error) {
+  if (!ensure_staging_dir(error)) return false;
+  if (!plan_sandbox(spec, plan, error)) {
+    code = "PATH_NOT_FOUND";
+    return false;
+  }
+  if (!userns::acquire(res.slot, error)) return false;
   plan.program_host_uid = res.slot.program_host_uid;
   plan.program_host_gid = res.slot.program_host_uid;
-  cgroup::Limits limits;
-  limits.memory_bytes = spec.memory_bytes;
-  limits.pids = spec.pids;
-  limits.cpus = spec.cpus;
   std::string name = "run-" + std::to_string(getpid()) + "-" + std::to_string(run_sequence++);
-  if (!cgroup::create(name, limits, res.cgroup, error)) return fail(result, "CGROUP", error);
-  if (!prepare_fds(spec, plan, res, result)) return false;
+  if (!cgroup::create(name, spec.cpus, res.cgroup, error)) {
+    code = "CGROUP";
+    return false;
+  }
+  if (!prepare_fds(spec, plan, res, error)) return false;
   res.stack = mmap(nullptr, kInitStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (res.stack == MAP_FAILED) return fail(result, "SANDBOX_SETUP", std::string("mmap: ") + strerror(errno));
+  if (res.stack == MAP_FAILED) {
+    error = std::string("mmap: ") + strerror(errno);
+    return false;
+  }
   mprotect(res.stack, 4096, PROT_NONE);  // guard page
   return true;
 }
@@ -259,7 +272,7 @@ bool drain_outputs(const JobSpec& spec, Resources& res, JobResult& result) {
 void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, Watch& watch) {
   if (watch.reported || read(res.status_read, &watch.report, sizeof watch.report) != sizeof watch.report) return;
   watch.reported = true;
-  if (res.release_write < 0) return;
+  if (spec.collect.empty()) return;
   collect_files(init, spec.collect, spec.collect_bytes, result.files, result.refused);
   close(res.release_write);
   res.release_write = -1;
@@ -293,7 +306,8 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
     if ((fds[1].revents || fds[2].revents) && !drain_outputs(spec, res, result)) kill_run("output");
     if (fds[5].revents & POLLIN) take_report(spec, init, res, result, watch);
     if (fds[3].revents & POLLIN) {
-      res.listener = fds_receive_fd(res.notify_read);
+      int listener = -1;
+      if (fds_receive(res.notify_read, &listener, 1) == 1) res.listener = listener;
       close(res.notify_read);
       res.notify_read = -1;
     } else if (fds[3].revents & (POLLHUP | POLLERR)) {
@@ -311,7 +325,9 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
       res.listener = -1;
     }
     if (fds[6].revents & POLLIN) kill_run("cancelled");
-    if (fds[0].revents) break;  // init has exited
+    // Init has exited, or has reported: then the rest of the tree is dead and the
+    // counters are final; init's own exit (namespace teardown) is not waited for.
+    if (fds[0].revents || watch.reported) break;
     now = now_ms();
     if (now >= deadline) kill_run("wall");
     if (now >= cpu_check) {
@@ -321,8 +337,6 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
       cpu_check = next_cpu_check(spec, used_ns, now);
     }
   }
-  siginfo_t info;
-  waitid(P_PID, static_cast<id_t>(init), &info, WEXITED | __WALL);
   result.wall_ms = now_ms() - started;
   if (!drain_outputs(spec, res, result) && watch.reason.empty()) watch.reason = "output";
   take_report(spec, init, res, result, watch);
@@ -393,33 +407,155 @@ void finish(const JobSpec& spec, Resources& res, const Watch& watch, JobResult& 
 
 }  // namespace
 
-JobResult run_job(const JobSpec& spec) {
-  JobResult result;
+struct Sandbox {
   Plan plan;
   Resources res;
+  pid_t init = -1;
+  bool ready = false;       // init has said the root is built; until then it is still the host's
+  double started = 0;       // when the go message left
+  std::string code, error;  // why it could not be built
+};
+
+namespace {
+
+// Copies the run's files in, writes its limits, and sends init its stdin (and
+// stdout): from then on the program runs. False when the run cannot start; init
+// is then told nothing and exits when the sandbox is dropped.
+bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
+  Plan& plan = sandbox.plan;
+  Resources& res = sandbox.res;
+  plan_program(spec, plan);
+  std::string error;
+  if (!cgroup::set_limits(res.cgroup, {spec.memory_bytes, spec.pids}, error)) return fail(result, "CGROUP", error);
+  if (!sandbox.ready) return true;  // init is gone: its failure is what the run reports
+  if (!spec.copies.empty()) {
+    int work = workdir_open(sandbox.init);
+    int err = 0;
+    bool copied = work >= 0 && workdir_copy_in(work, spec.copies, plan.program_host_uid, plan.program_host_gid, error, err);
+    if (work < 0) return fail(result, "SANDBOX_SETUP", std::string("work dir: ") + strerror(errno));
+    close(work);
+    if (!copied) {
+      const char* code = err == ENOSPC || err == EDQUOT ? "WORKDIR_FULL" : err == ENOENT ? "PATH_NOT_FOUND" : "SANDBOX_SETUP";
+      return fail(result, code, error);
+    }
+  }
+  int stdio[2] = {open_stdin(spec, result), -1};
+  if (stdio[0] < 0) return false;
+  if (spec.stdout_given && (stdio[1] = given_stdout(spec, result)) < 0) {
+    if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
+    return false;
+  }
+  // A failed send means init is gone: the watch then finds out why.
+  fds_send(res.go_write, stdio, spec.stdout_given ? 2 : 1);
+  sandbox.started = now_ms();
+  if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
+  close(res.go_write);
+  res.go_write = -1;
+  return true;
+}
+
+}  // namespace
+
+// Init is reaped here, after the result has gone: it exits on its own once it has
+// reported (and, when files were to be collected, is let go), was killed, or —
+// never given a run — sees its program exit at EOF where the go message would be.
+void SandboxDeleter::operator()(Sandbox* sandbox) const {
+  Resources& res = sandbox->res;
+  // Whatever init waits on — the go message, or leave to exit after a report —
+  // it has now.
+  for (int* fd : {&res.go_write, &res.release_write}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  if (res.pidfd >= 0) {
+    siginfo_t info;
+    while (waitid(static_cast<idtype_t>(kPidfd), static_cast<id_t>(res.pidfd), &info, WEXITED | __WALL) != 0 &&
+           errno == EINTR) {
+    }
+  }
+  delete sandbox;
+}
+
+std::string sandbox_key(const JobSpec& spec) {
+  std::string key;
+  auto add = [&key](const std::string& part) { key.append(part).push_back('\0'); };
+  for (const std::string& path : spec.ro_paths) add(path);
+  add("|");
+  for (const std::string& path : spec.exposed) add(path);
+  add(std::to_string(spec.tmpfs_bytes) + "/" + std::to_string(spec.tmpfs_inodes) + "/" + spec.cpus + "/" +
+      std::to_string(spec.landlock_abi) + "/" + (spec.network_off ? "host-net" : "net") + "/" + (spec.seccomp_off ? "no-seccomp" : "seccomp") + "/" +
+      spec.policy.key);
+  return key;
+}
+
+SandboxPtr sandbox_build(const JobSpec& spec) {
+  SandboxPtr sandbox(new Sandbox);
+  Plan& plan = sandbox->plan;
+  Resources& res = sandbox->res;
+  std::string error;
+  auto program = seccomp::compile(spec.policy, error);
+  if (program == nullptr) {
+    sandbox->code = "SECCOMP_POLICY";
+    sandbox->error = error;
+    return sandbox;
+  }
+  // The compiled program is cached for the life of the process, so it outlives init.
+  plan.filter.len = spec.seccomp_off ? 0 : static_cast<unsigned short>(program->size());
+  plan.filter.filter = const_cast<sock_filter*>(program->data());
+  if (!prepare(spec, plan, res, sandbox->code, sandbox->error)) {
+    if (sandbox->code.empty()) sandbox->code = "SANDBOX_SETUP";
+    return sandbox;
+  }
+  sandbox->init = clone_init(plan, res);
+  res.close_child_ends();
+  if (sandbox->init < 0) {
+    sandbox->code = "SANDBOX_SETUP";
+    sandbox->error = std::string("clone: ") + strerror(errno);
+    return sandbox;
+  }
+  res.pidfd = static_cast<int>(syscall(SYS_pidfd_open, sandbox->init, 0));
+  if (res.pidfd < 0) {
+    kill(sandbox->init, SIGKILL);
+    siginfo_t info;
+    waitid(P_PID, static_cast<id_t>(sandbox->init), &info, WEXITED | __WALL);
+    sandbox->code = "SANDBOX_SETUP";
+    sandbox->error = std::string("pidfd_open: ") + strerror(errno);
+    return sandbox;
+  }
+  char ready = 0;
+  ssize_t n;
+  while ((n = recv(res.go_write, &ready, 1, 0)) < 0 && errno == EINTR) {
+  }
+  sandbox->ready = n == 1;  // or init is gone: its failure is what the run reports
+  return sandbox;
+}
+
+bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
+  Resources& res = sandbox.res;
   // Pipe ends handed over by the caller are ours to close, whatever happens.
   if (spec.stdin_kind == StdinKind::Fd) res.child_ends.push_back(spec.stdin_fd);
   if (spec.stdout_given && spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
-  if (!prepare(spec, plan, res, result)) return result;
-  double started = now_ms();
-  pid_t init = clone_init(plan, res);
+  if (!sandbox.code.empty() || res.pidfd < 0) return fail(result, sandbox.code.c_str(), sandbox.error);
+  if (!give_run(spec, sandbox, result)) return false;  // the deleter then lets init go
   res.close_child_ends();
-  if (init < 0) {
-    fail(result, "SANDBOX_SETUP", std::string("clone: ") + strerror(errno));
-    return result;
+  return true;
+}
+
+bool sandbox_quick_to_start(const JobSpec& spec) {
+  constexpr uint64_t kQuickBytes = 1 << 20;
+  uint64_t bytes = spec.stdin_data.size();
+  for (const CopySpec& copy : spec.copies) {
+    struct stat info;
+    if (!copy.from_memory && stat(copy.source.c_str(), &info) != 0) return false;  // let the start say why
+    bytes += copy.from_memory ? copy.content.size() : static_cast<uint64_t>(info.st_size);
   }
-  res.pidfd = static_cast<int>(syscall(SYS_pidfd_open, init, 0));
-  if (res.pidfd < 0) {
-    kill(init, SIGKILL);
-    siginfo_t info;
-    waitid(P_PID, static_cast<id_t>(init), &info, WEXITED | __WALL);
-    fail(result, "SANDBOX_SETUP", std::string("pidfd_open: ") + strerror(errno));
-    return result;
-  }
+  return bytes <= kQuickBytes;
+}
+
+void sandbox_watch(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
   Watch watched;
-  watch(spec, init, res, result, watched, started);
-  finish(spec, res, watched, result);
-  return result;
+  watch(spec, sandbox.init, sandbox.res, result, watched, sandbox.started);
+  finish(spec, sandbox.res, watched, result);
 }
 
 }  // namespace cb

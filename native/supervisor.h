@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,30 @@ struct JobResult {
   std::vector<RefusedFile> refused;
 };
 
-JobResult run_job(const JobSpec& spec);
+// A sandbox built before its run is known (init waits inside it), used for
+// exactly one run. Built, run and dropped on one thread: init dies with the
+// thread that cloned it.
+struct Sandbox;
+struct SandboxDeleter {
+  void operator()(Sandbox* sandbox) const;
+};
+using SandboxPtr = std::unique_ptr<Sandbox, SandboxDeleter>;
+
+// What decides how a sandbox is built: a spec may run in any sandbox built from
+// a spec with the same key.
+std::string sandbox_key(const JobSpec& spec);
+
+// Returns once init waits in the built root. Never null: a sandbox that could
+// not be built says why when it is started.
+SandboxPtr sandbox_build(const JobSpec& spec);
+
+// Copies the run's files in, writes its limits and sends init the go message:
+// the program starts. False when it cannot (`result` then says why). Cheap enough
+// for the caller's thread when the files are small (sandbox_quick_to_start).
+bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result);
+bool sandbox_quick_to_start(const JobSpec& spec);
+
+// Watches a started run to its end and fills in `result`.
+void sandbox_watch(Sandbox& sandbox, const JobSpec& spec, JobResult& result);
 
 }  // namespace cb

@@ -79,6 +79,8 @@ interface Addon {
   cancel(token: number): boolean;
   probe(): NativeProbe;
   configure(options: { uidBase?: number }): void;
+  // drops the sandboxes built ahead of their runs; returns once they are gone
+  releaseWarm(): void;
 }
 
 const addonPath = fileURLToPath(new URL('../../build/Release/cellblock.node', import.meta.url));

@@ -4,6 +4,7 @@
 // from the sandbox's own bookkeeping, so a test can catch the sandbox lying.
 import { type Dirent, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import { releaseWarmSandboxes } from '../../sandbox/run.js';
 
 // The first host uid a sandbox slot maps (the addon's default base: init of slot
 // n runs as base + 2n, its program as base + 2n + 1). Nothing on the host owns a
@@ -53,7 +54,10 @@ export const OWNER_ENV = { CELLBLOCK_TEST_OWNER: String(process.pid) };
 // it, by default this test process (init is its child, everything else init's descendant) or
 // marked with OWNER_ENV. Other processes on this host may run sandboxes of their
 // own at the same time, under the same uids: those are not ours.
+// Sandboxes built ahead of their runs (native/warm.cc) are dropped first: their
+// inits and waiting programs are no run's leftovers.
 export function sandboxUidProcesses(owner = process.pid): HostProcess[] {
+  releaseWarmSandboxes();
   const all = hostProcesses();
   const parent = new Map(all.map((p) => [p.pid, p.ppid]));
   const below = (pid: number): boolean => {

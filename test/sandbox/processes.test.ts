@@ -170,7 +170,10 @@ describe('processes', () => {
     assert.equal((await launched).status, 'ok');
     const seen = samples.flat();
     const sleeper = seen.find((p) => p.name === 'sleep');
-    const init = seen.find((p) => p.ppid === process.pid); // init: cloned by this process, never execs
+    // init: cloned by this process, never execs (other inits may wait for runs)
+    const byPid = new Map(seen.map((p) => [p.pid, p]));
+    let init = sleeper;
+    while (init && init.ppid !== process.pid) init = byPid.get(init.ppid);
     assert.ok(sleeper && init, `seen: ${JSON.stringify(seen)}`);
     const programUid = sleeper.uids[0] ?? 0;
     const initUid = init.uids[0] ?? 0;

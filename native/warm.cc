@@ -1,0 +1,206 @@
+// The pool of built sandboxes. A sandbox is a thread: it builds (sandbox_build),
+// waits for its run, runs it and tears it down — all on one thread, because init
+// dies with the thread that cloned it. A key (sandbox_key) used a second time is
+// kept warm: as many sandboxes as the machine has CPUs wait for it, up to a total
+// bound; the least recently used keys give way. A sandbox is never reused: what
+// the pool saves is the time to build one, not the building.
+#include "warm.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace cb::warm {
+
+namespace {
+
+constexpr size_t kMaxWaiting = 8;
+constexpr size_t kMaxKeys = 64;  // keys remembered (their use counts)
+
+// Between a sandbox's thread and whoever gives it its run.
+struct Handoff {
+  std::mutex mutex;
+  std::condition_variable changed;
+  Sandbox* built = nullptr;  // once built: the giver may start the run itself
+  const JobSpec* spec = nullptr;
+  Done done;
+  bool dropped = false;
+  bool started = false;  // the giver started it (start_ok, result)
+  bool start_ok = false;
+  JobResult result;
+};
+
+struct Key {
+  unsigned uses = 0;
+  std::deque<std::shared_ptr<Handoff>> waiting;  // oldest first
+};
+
+// Never destroyed: threads may still use it while the process exits.
+struct Pool {
+  std::mutex mutex;
+  std::condition_variable gone;  // a sandbox is torn down
+  std::map<std::string, Key> keys;
+  std::list<std::string> recent;  // most recently used key first
+  size_t waiting = 0;
+  size_t tearing_down = 0;  // dropped, or run and answered, and not yet torn down
+};
+Pool& pool = *new Pool;
+
+size_t per_key() {
+  static const size_t cpus = std::clamp<long>(sysconf(_SC_NPROCESSORS_ONLN), 1, 4);
+  return cpus;
+}
+
+// Only what building needs: a spec may carry megabytes of files and stdin.
+JobSpec layout_of(const JobSpec& spec) {
+  JobSpec layout;
+  layout.ro_paths = spec.ro_paths;
+  layout.exposed = spec.exposed;
+  layout.tmpfs_bytes = spec.tmpfs_bytes;
+  layout.tmpfs_inodes = spec.tmpfs_inodes;
+  layout.cpus = spec.cpus;
+  layout.landlock_abi = spec.landlock_abi;
+  layout.network_off = spec.network_off;
+  layout.seccomp_off = spec.seccomp_off;
+  layout.policy = spec.policy;
+  return layout;
+}
+
+void torn_down(SandboxPtr& sandbox) {
+  sandbox.reset();
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  pool.tearing_down--;
+  pool.gone.notify_all();
+}
+
+void sandbox_thread(JobSpec layout, std::shared_ptr<Handoff> handoff) {
+  SandboxPtr sandbox = sandbox_build(layout);
+  std::unique_lock<std::mutex> lock(handoff->mutex);
+  handoff->built = sandbox.get();
+  handoff->changed.wait(lock, [&] { return handoff->spec != nullptr || handoff->dropped; });
+  if (handoff->spec == nullptr) {
+    lock.unlock();
+    torn_down(sandbox);
+    return;
+  }
+  const JobSpec& spec = *handoff->spec;
+  Done done = std::move(handoff->done);
+  JobResult result = std::move(handoff->result);
+  bool started = handoff->started ? handoff->start_ok : sandbox_start(*sandbox, spec, result);
+  lock.unlock();
+  if (started) sandbox_watch(*sandbox, spec, result);
+  {
+    std::lock_guard<std::mutex> pool_lock(pool.mutex);
+    pool.tearing_down++;
+  }
+  done(result);
+  // Torn down after the result is on its way: off the run's path.
+  torn_down(sandbox);
+}
+
+std::shared_ptr<Handoff> start(const JobSpec& spec) {
+  auto handoff = std::make_shared<Handoff>();
+  std::thread(sandbox_thread, layout_of(spec), handoff).detach();
+  return handoff;
+}
+
+void drop(const std::shared_ptr<Handoff>& handoff) {  // pool.mutex held
+  std::lock_guard<std::mutex> lock(handoff->mutex);
+  handoff->dropped = true;
+  handoff->changed.notify_one();
+  pool.waiting--;
+  pool.tearing_down++;
+}
+
+// Room for one more waiting sandbox: the least recently used other key gives one up.
+bool make_room(const std::string& key) {  // pool.mutex held
+  if (pool.waiting < kMaxWaiting) return true;
+  for (auto it = pool.recent.rbegin(); it != pool.recent.rend(); ++it) {
+    Key& other = pool.keys[*it];
+    if (*it == key || other.waiting.empty()) continue;
+    drop(other.waiting.front());
+    other.waiting.pop_front();
+    return true;
+  }
+  return false;
+}
+
+// Keys with nothing waiting are forgotten, least recently used first.
+void forget_old_keys() {  // pool.mutex held
+  for (auto it = pool.recent.end(); pool.keys.size() > kMaxKeys && it != pool.recent.begin();) {
+    --it;
+    if (!pool.keys[*it].waiting.empty()) continue;
+    pool.keys.erase(*it);
+    it = pool.recent.erase(it);
+  }
+}
+
+// Takes a waiting sandbox for `key`, or nullptr; marks the key used.
+std::shared_ptr<Handoff> take(const std::string& key) {  // pool.mutex held
+  Key& entry = pool.keys[key];
+  entry.uses++;
+  pool.recent.remove(key);
+  pool.recent.push_front(key);
+  forget_old_keys();
+  if (entry.waiting.empty()) return nullptr;
+  auto handoff = entry.waiting.front();
+  entry.waiting.pop_front();
+  pool.waiting--;
+  return handoff;
+}
+
+// One use is no sign of another; a second is.
+void keep_warm(const std::string& key, const JobSpec& spec) {  // pool.mutex held
+  auto it = pool.keys.find(key);
+  if (it == pool.keys.end() || it->second.uses < 2) return;
+  Key& entry = it->second;
+  while (entry.waiting.size() < per_key() && make_room(key)) {
+    entry.waiting.push_back(start(spec));
+    pool.waiting++;
+  }
+}
+
+}  // namespace
+
+void launch(const JobSpec& spec, Done done) {
+  std::string key = sandbox_key(spec);
+  std::shared_ptr<Handoff> handoff;
+  {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    handoff = take(key);
+  }
+  if (handoff == nullptr) handoff = start(spec);
+  {
+    std::lock_guard<std::mutex> lock(handoff->mutex);
+    // Started here when it is built and cheap to start: the program is under way
+    // before the sandbox's thread has even woken up.
+    if (handoff->built != nullptr && sandbox_quick_to_start(spec)) {
+      handoff->started = true;
+      handoff->start_ok = sandbox_start(*handoff->built, spec, handoff->result);
+    }
+    handoff->spec = &spec;
+    handoff->done = std::move(done);
+    handoff->changed.notify_one();
+  }
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  keep_warm(key, spec);
+}
+
+void release() {
+  std::unique_lock<std::mutex> lock(pool.mutex);
+  for (auto& [key, entry] : pool.keys) {
+    for (auto& handoff : entry.waiting) drop(handoff);
+    entry.waiting.clear();
+    entry.uses = 0;
+  }
+  pool.gone.wait(lock, [] { return pool.tearing_down == 0; });
+}
+
+}  // namespace cb::warm

@@ -11,6 +11,7 @@ import { ApiError, fromEngine } from './errors.js';
 import { jobeRoutes } from './compat/jobe.js';
 import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
+import { problemRoutes } from './problems.js';
 import { submissionRoutes } from './submissions.js';
 
 // ioredis errors meaning Redis is out of reach: answer 503, not 500.
@@ -68,6 +69,7 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   judge0Routes(app, ctx);
   pistonRoutes(app, ctx);
   jobeRoutes(app, ctx);
+  problemRoutes(app, ctx);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {

@@ -5,13 +5,12 @@
 // redis-server), real sandboxes and compilers.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { outcomeOf } from '../../api/compat/jobe.js';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { call, describeReply, type Reply, serviceEnv, startHttp, stopAll, tempDir } from '../service/helpers.js';
+import { call, describeReply, type Reply, serviceEnv, startHttp, stopAll, tempDir, writeConfig } from '../service/helpers.js';
 
 const KEYS = { moodle: uniqueToken('jobe-moodle'), limited: uniqueToken('jobe-limited'), busy: uniqueToken('jobe-busy') };
 const LIMITED_RUNS = 2;
@@ -56,18 +55,14 @@ const assertJobeError = (reply: Reply, status: number, pattern: RegExp) => {
 
 before(async () => {
   const dir = tempDir('cb-jobe-');
-  const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      apiKeys: [
-        { name: 'moodle', sha256: sha256(KEYS.moodle) },
-        { name: 'limited', sha256: sha256(KEYS.limited), runsPerHour: LIMITED_RUNS },
-        { name: 'busy', sha256: sha256(KEYS.busy), maxActive: 1 },
-      ],
-      ceilings: { timeMs: 20_000, memoryKb: 1_048_576 },
-    }),
-  );
+  const config = writeConfig(dir, {
+    apiKeys: [
+      { name: 'moodle', sha256: sha256(KEYS.moodle) },
+      { name: 'limited', sha256: sha256(KEYS.limited), runsPerHour: LIMITED_RUNS },
+      { name: 'busy', sha256: sha256(KEYS.busy), maxActive: 1 },
+    ],
+    ceilings: { timeMs: 20_000, memoryKb: 1_048_576 },
+  });
   const server = await startHttp('serve', ['--data', join(dir, 'data'), '--workers', '2'], serviceEnv({ CELLBLOCK_CONFIG: config, CELLBLOCK_OPEN_MODE: 'false', CELLBLOCK_STORE: join(dir, 'store'), CELLBLOCK_LOG_LEVEL: 'warn' }));
   url = server.url;
 });

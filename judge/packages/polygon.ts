@@ -79,12 +79,13 @@ export function loadPolygon(files: PackageFiles): Problem {
   const groups = groupsOf(testset, declared, tests);
   const resources = list(node(node(root.files).resources).file)
     .map((file) => String(file.path ?? ''))
-    .filter((path) => path.startsWith('files/') && !path.slice('files/'.length).includes('/') && files.has(path))
+    // headers (testlib.h) are what a checker's compile needs; statements' files are not
+    .filter((path) => /^files\/[^/]+\.(h|hpp|hh)$/.test(path) && files.has(path))
     .map((path) => ({ path: path.slice('files/'.length), content: text(files, path)! }));
   const assets = node(root.assets);
   if (!assets.checker) throw packageError('problem.xml', 'no checker in <assets>');
-  const checker = programAt(files, node(assets.checker), 'checker', resources.filter((r) => !isSourceOf(node(assets.checker), r.path)));
-  const interactor = assets.interactor ? programAt(files, node(assets.interactor), 'interactor', resources.filter((r) => !isSourceOf(node(assets.interactor), r.path))) : undefined;
+  const checker = programAt(files, node(assets.checker), 'checker', resources);
+  const interactor = assets.interactor ? programAt(files, node(assets.interactor), 'interactor', resources) : undefined;
   const names = list(node(root.names).name);
   return {
     format: 'polygon',
@@ -96,8 +97,6 @@ export function loadPolygon(files: PackageFiles): Problem {
     ...(interactor ? { interactor, interactorProtocol: { name: 'testlib' } } : {}),
   };
 }
-
-const isSourceOf = (element: Node, resource: string): boolean => String(node(element.source).path ?? '') === `files/${resource}`;
 
 // Points: a complete-group group scores the sum of its tests' points only when
 // all pass; each-test (and tests outside groups) score per test.

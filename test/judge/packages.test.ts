@@ -213,6 +213,33 @@ describe('Kattis scoring and validators', () => {
   });
 });
 
+describe('Polygon interactive problems', () => {
+  it('the interactor (testlib protocol) decides, with the package’s headers beside it', async () => {
+    const xml = `<?xml version="1.0"?><problem short-name="echo"><names><name language="english" value="Echo back"/></names>
+      <judging><testset name="tests"><time-limit>1000</time-limit><memory-limit>268435456</memory-limit><test-count>2</test-count>
+      <input-path-pattern>tests/%02d</input-path-pattern><answer-path-pattern>tests/%02d.a</answer-path-pattern>
+      <tests><test method="manual"/><test method="manual"/></tests></testset></judging>
+      <files><resources><file path="files/testlib.h" type="h.g++"/></resources></files>
+      <assets><checker type="testlib"><source path="files/check.py" type="python.3"/></checker>
+      <interactor><source path="files/interactor.cpp" type="cpp.g++17"/></interactor></assets></problem>`;
+    const files = pkg({
+      'problem.xml': xml,
+      'tests/01': '5\n', 'tests/01.a': '5\n', 'tests/02': '9\n', 'tests/02.a': '9\n',
+      // not the real testlib.h: a header the interactor includes, to show resources reach it
+      'files/testlib.h': '#pragma once\n#define VERDICT_OK 0\n#define VERDICT_WA 1\n',
+      'files/check.py': 'import sys\nsys.exit(0)\n',
+      'files/interactor.cpp': '#include <cstdio>\n#include "testlib.h"\nint main(int, char** argv) { FILE* in = std::fopen(argv[1], "r"); int x, y; std::fscanf(in, "%d", &x); std::printf("%d\\n", x); std::fflush(stdout); if (std::scanf("%d", &y) != 1 || y != 2 * x) { std::fprintf(stderr, "wanted %d", 2 * x); return VERDICT_WA; } return VERDICT_OK; }\n',
+    });
+    const problem = loadProblem(files);
+    assert.equal(problem.interactor && 'files' in problem.interactor ? problem.interactor.files?.[0]?.path : undefined, 'testlib.h');
+    const good = await judge(submissionFor(problem, 'python3', 'print(2 * int(input()))\n'));
+    assert.equal(good.verdict, 'AC', JSON.stringify(good.tests));
+    const bad = await judge(submissionFor(problem, 'python3', 'print(int(input()))\n'));
+    assert.equal(bad.verdict, 'WA');
+    assert.match(bad.tests[0]!.message, /wanted 10/);
+  });
+});
+
 describe('malformed or partial packages are refused, naming the file', () => {
   const good = () => readPackageDir(join(examples, 'kattis-pairsum'));
 

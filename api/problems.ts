@@ -4,7 +4,7 @@
 // with its tests, groups, limits, validator or checker and interactor.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { unzipPackage } from '../judge/packages/files.js';
+import { packageError, unzipPackage } from '../judge/packages/files.js';
 import { loadProblem } from '../judge/packages/index.js';
 import { type Problem, submissionFor } from '../judge/packages/problem.js';
 import { JudgeLimits } from '../judge/schema.js';
@@ -37,10 +37,22 @@ const summary = (hash: string, problem: Problem): z.infer<typeof Summary> => ({
   interactive: problem.interactor !== undefined,
 });
 
+// The API does not judge while it answers: a package must give its time limit.
+function checkedProblem(bytes: Uint8Array, where: string): Problem {
+  try {
+    const problem = loadProblem(unzipPackage(bytes, where));
+    if (problem.timing) throw packageError('problem.yaml', 'no time limit: give limits.time_limit (seconds) or a .timelimit file (only the CLI times accepted submissions)');
+    return problem;
+  } catch (error) {
+    if (error instanceof SandboxError && error.code === 'INVALID_PACKAGE') throw new ApiError('INVALID_PACKAGE', error.message);
+    throw error;
+  }
+}
+
 async function storedProblem(store: ContentStore, hash: string): Promise<Problem> {
   const bytes = Sha256.safeParse(hash).success ? await store.get(hash) : undefined;
   if (!bytes) throw new ApiError('PROBLEM_NOT_FOUND', `no problem ${hash}: POST /v1/problems first`);
-  return loadProblem(unzipPackage(bytes, hash));
+  return checkedProblem(bytes, hash);
 }
 
 const ProblemSubmission = z.object({
@@ -58,13 +70,7 @@ export function problemRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     await tenantFor(ctx, (name) => c.req.header(name));
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     if (bytes.length === 0) throw new ApiError('INVALID_REQUEST', 'send the package as the body (Content-Type: application/zip)');
-    let problem: Problem;
-    try {
-      problem = loadProblem(unzipPackage(bytes, 'package.zip'));
-    } catch (error) {
-      if (error instanceof SandboxError && error.code === 'INVALID_PACKAGE') throw new ApiError('INVALID_PACKAGE', error.message);
-      throw error;
-    }
+    const problem = checkedProblem(bytes, 'package.zip');
     const hash = await ctx.store.put(bytes);
     return c.json(summary(hash, problem), 201);
   });

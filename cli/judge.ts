@@ -11,6 +11,7 @@ import { SandboxError } from '../sandbox/errors.js';
 import { readPackage } from '../judge/packages/files.js';
 import { loadProblem } from '../judge/packages/index.js';
 import { submissionFor } from '../judge/packages/problem.js';
+import { timedProblem } from '../judge/packages/timing.js';
 import { parseKb, parseMs } from './units.js';
 
 export const JUDGE_USAGE = `usage: cellblock judge SOURCE [--lang ID] (--tests DIR | --test-set HASH | --package PATH) [options]
@@ -147,7 +148,7 @@ export async function judgeCommand(args: string[]): Promise<number> {
   const language = languageOf(absolute, values.lang);
   const source = readFileSync(absolute, 'utf8');
   const submission = values.package
-    ? submissionFor(loadProblem(readPackage(values.package)), language, source, limits)
+    ? submissionFor(await timedProblem(loadProblem(readPackage(values.package))), language, source, limits)
     : {
         language,
         source,

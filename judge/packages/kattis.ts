@@ -4,7 +4,7 @@
 import { parse as parseYaml } from 'yaml';
 import { type Checker, type Group, type Program, type TestCase } from '../schema.js';
 import { byNaturalName, packageError, type PackageFiles, text } from './files.js';
-import { type Problem, programFrom } from './problem.js';
+import { languageOfFile, type Problem, programFrom, type Timing, TIMING_CAP_MS } from './problem.js';
 
 type Yaml = Record<string, unknown>;
 
@@ -132,6 +132,25 @@ function findValidator(files: PackageFiles, interactive: boolean): Program | und
     : programFrom(files, `output_validators/${name}`);
 }
 
+// Without a time limit, the limit is the slowest accepted submission's time
+// times a multiplier (legacy limits.time_multiplier, default 5; 2025-09
+// limits.time_multipliers.ac_to_time_limit, default 2), rounded up to
+// limits.time_resolution (default 1 s): timing.ts runs them.
+function timingOf(files: PackageFiles, version: string, limits: Yaml): Timing {
+  const legacy = version.startsWith('legacy');
+  const multipliers = isMapping(limits.time_multipliers) ? limits.time_multipliers : {};
+  const multiplier = number(legacy ? limits.time_multiplier : multipliers.ac_to_time_limit, 'problem.yaml', 'the time multiplier') ?? (legacy ? 5 : 2);
+  const resolutionMs = Math.round((number(limits.time_resolution, 'problem.yaml', 'limits.time_resolution') ?? 1) * 1000);
+  const accepted = [...files.keys()]
+    .filter((path) => /^submissions\/accepted\/[^/]+$/.test(path) && languageOfFile(path))
+    .sort(byNaturalName)
+    .map((path) => ({ path, language: languageOfFile(path)!, source: files.get(path)!.toString('utf8') }));
+  if (accepted.length === 0) {
+    throw packageError('problem.yaml', 'no time limit: give limits.time_limit (seconds) or a .timelimit file, or accepted submissions (submissions/accepted/) to time');
+  }
+  return { multiplier, resolutionMs, accepted };
+}
+
 export function loadKattis(files: PackageFiles): Problem {
   const yaml = readYaml(files, 'problem.yaml');
   if (!yaml) throw packageError('problem.yaml', 'missing: not an ICPC/Kattis package');
@@ -148,9 +167,7 @@ export function loadKattis(files: PackageFiles): Problem {
   const limits = isMapping(yaml.limits) ? yaml.limits : {};
   const timeFile = text(files, '.timelimit');
   const seconds = number(limits.time_limit, 'problem.yaml', 'limits.time_limit') ?? (timeFile !== undefined ? number(Number(timeFile.trim()), '.timelimit', 'the time limit') : undefined);
-  if (seconds === undefined) {
-    throw packageError('problem.yaml', 'no time limit: give limits.time_limit (seconds) or a .timelimit file (cellblock does not time the accepted solutions to apply the legacy time_multiplier)');
-  }
+  const timing = seconds === undefined ? timingOf(files, version, limits) : undefined;
   const memoryMb = number(limits.memory, 'problem.yaml', 'limits.memory') ?? 2_048;
   const outputMb = number(limits.output, 'problem.yaml', 'limits.output') ?? 8;
 
@@ -176,7 +193,8 @@ export function loadKattis(files: PackageFiles): Problem {
     name,
     tests,
     ...(scoring ? { groups: scoringGroups(files, secret) } : {}),
-    limits: { timeMs: Math.round(seconds * 1000), memoryKb: Math.round(memoryMb * 1024), outputKb: Math.round(outputMb * 1024) },
+    limits: { timeMs: seconds === undefined ? TIMING_CAP_MS : Math.round(seconds * 1000), memoryKb: Math.round(memoryMb * 1024), outputKb: Math.round(outputMb * 1024) },
+    ...(timing ? { timing } : {}),
     checker: interactive ? { kind: 'none' } : validator ? { kind: 'program', program: validator, protocol } : defaultValidator(flags, 'problem.yaml'),
     ...(interactive && validator ? { interactor: validator, interactorProtocol: protocol } : {}),
   };

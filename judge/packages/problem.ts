@@ -5,6 +5,15 @@ import { loadLanguages } from '../../profiles/languages.js';
 import { type Checker, type Group, type JudgeLimits, type Program, type Protocol, type Submission, type TestCase } from '../schema.js';
 import { byNaturalName, packageError, type PackageFiles } from './files.js';
 
+// A package that gives no time limit, to be timed on its accepted submissions
+// (timing.ts) before it is judged; until then its limit is the cap they run under.
+export interface Timing {
+  multiplier: number;
+  resolutionMs: number;
+  accepted: { path: string; language: string; source: string }[];
+}
+export const TIMING_CAP_MS = 30_000;
+
 export interface Problem {
   format: 'kattis' | 'polygon';
   name: string;
@@ -14,6 +23,7 @@ export interface Problem {
   checker: Checker;
   interactor?: Program;
   interactorProtocol?: Protocol;
+  timing?: Timing;
 }
 
 // The submission for a source against a problem: its tests, groups, limits,

@@ -14,6 +14,7 @@ import { readPackage, readPackageDir, unzipPackage, type PackageFiles } from '..
 import { loadProblem } from '../../judge/packages/index.js';
 import { defaultValidator } from '../../judge/packages/kattis.js';
 import { languageOfFile, submissionFor } from '../../judge/packages/problem.js';
+import { timedProblem } from '../../judge/packages/timing.js';
 import { type Checker } from '../../judge/schema.js';
 import { SandboxError } from '../../sandbox/errors.js';
 import { runCli } from '../helpers/cli.js';
@@ -213,6 +214,37 @@ describe('Kattis scoring and validators', () => {
   });
 });
 
+describe('a package without a time limit is timed on its accepted submissions', () => {
+  it('legacy: the slowest accepted test × time_multiplier, rounded up to the resolution', async () => {
+    const files = readPackageDir(join(examples, 'kattis-pairsum'));
+    files.delete('.timelimit');
+    const loaded = loadProblem(files);
+    assert.deepEqual(loaded.timing && { multiplier: loaded.timing.multiplier, accepted: loaded.timing.accepted.map((a) => a.path) }, {
+      multiplier: 5,
+      accepted: ['submissions/accepted/half.py', 'submissions/accepted/zero.cpp'],
+    });
+    const timed = await timedProblem(loaded);
+    assert.equal(timed.timing, undefined);
+    assert.equal(timed.limits.timeMs, 1_000, 'fast solutions: one resolution step');
+    // 2025-09: ac_to_time_limit and time_resolution; a sleeping accepted submission burns no CPU
+    files.set('problem.yaml', Buffer.from('problem_format_version: 2025-09\nname: x\nlimits:\n  time_multipliers: {ac_to_time_limit: 3}\n  time_resolution: 0.25\n'));
+    for (const name of [...files.keys()]) if (name.startsWith('output_validators/')) files.delete(name);
+    files.set('output_validator/v.py', Buffer.from('import sys\nsys.exit(42)\n'));
+    const spin = 'import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3:\n    pass\nprint(0, 0)\n';
+    files.set('submissions/accepted/half.py', Buffer.from(spin));
+    files.delete('submissions/accepted/zero.cpp');
+    const modern = await timedProblem(loadProblem(files));
+    assert.ok(modern.limits.timeMs! >= 1_000 && modern.limits.timeMs! % 250 === 0, `3 × ~0.3 s rounded up to 0.25 s: ${modern.limits.timeMs}`);
+  });
+
+  it('an accepted submission that fails is the package’s error, named', async () => {
+    const files = readPackageDir(join(examples, 'kattis-pairsum'));
+    files.delete('.timelimit');
+    files.set('submissions/accepted/half.py', files.get('submissions/wrong_answer/off_by_one.py')!);
+    await assert.rejects(timedProblem(loadProblem(files)), (e: SandboxError) => e.code === 'INVALID_PACKAGE' && /^submissions\/accepted\/half\.py: an accepted submission is WA/.test(e.message));
+  });
+});
+
 describe('Polygon interactive problems', () => {
   it('the interactor (testlib protocol) decides, with the package’s headers beside it', async () => {
     const xml = `<?xml version="1.0"?><problem short-name="echo"><names><name language="english" value="Echo back"/></names>
@@ -252,6 +284,7 @@ describe('malformed or partial packages are refused, naming the file', () => {
     refused(badYaml, /^problem\.yaml: not valid YAML/);
     const noTime = good();
     noTime.delete('.timelimit');
+    for (const name of [...noTime.keys()]) if (name.startsWith('submissions/')) noTime.delete(name);
     refused(noTime, /^problem\.yaml: no time limit/);
     const noSecret = good();
     for (const name of [...noSecret.keys()]) if (name.startsWith('data/secret/')) noSecret.delete(name);

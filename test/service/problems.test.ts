@@ -63,6 +63,13 @@ describe('problem packages over the API', () => {
     const body = (await response.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'INVALID_PACKAGE');
     assert.match(body.error.message, /package\.zip: not a readable zip archive/);
+    // the API does not time accepted submissions: a package must give its limit
+    const files = readPackageDir(join(examples, 'kattis-pairsum'));
+    files.delete('.timelimit');
+    const untimed = zipSync(Object.fromEntries([...files].map(([name, data]) => [name, new Uint8Array(data)])));
+    const refused = await fetch(`${base}/v1/problems`, { method: 'POST', headers: { 'content-type': 'application/zip' }, body: untimed });
+    assert.equal(refused.status, 422);
+    assert.match(((await refused.json()) as { error: { message: string } }).error.message, /^problem\.yaml: no time limit/);
     assertError(await call(base, 'POST', `/v1/problems/${'0'.repeat(64)}/submissions`, { body: { language: 'python3', source: 'print(1)' } }), 404, 'PROBLEM_NOT_FOUND');
   });
 });

@@ -76,12 +76,14 @@ const RunSpec = z
   })
   .passthrough();
 
-// The store keeps bytes by SHA-256; a Jobe file id names one through a link.
-const fileLink = (id: string) => sha256(`jobe-file:${id}`);
+// The store keeps bytes by SHA-256 (equal files once); a Jobe file id names
+// them through a link of the tenant's own, so no tenant learns what another
+// has uploaded.
+const fileLink = (who: Tenant, id: string) => sha256(`jobe-file:${who.name}:${id}`);
 
-async function fileHash(ctx: ApiContext, id: string): Promise<string | undefined> {
+async function fileHash(ctx: ApiContext, who: Tenant, id: string): Promise<string | undefined> {
   if (!FILE_ID.test(id)) return undefined;
-  const hash = await ctx.store.resolve(fileLink(id));
+  const hash = await ctx.store.resolve(fileLink(who, id));
   return hash && (await ctx.store.has(hash)) ? hash : undefined;
 }
 
@@ -134,7 +136,7 @@ async function prepareRun(ctx: ApiContext, who: Tenant, body: unknown): Promise<
 
   const files = [];
   for (const [id, name] of fileSpecs as [string, string][]) {
-    const hash = await fileHash(ctx, id);
+    const hash = await fileHash(ctx, who, id);
     const bytes = hash && (await ctx.store.get(hash));
     if (!bytes) throw new JobeError(404, 'One or more of the specified files is missing/unavailable');
     let content: string;
@@ -255,7 +257,7 @@ export function jobeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.put(
     `${BASE}/files/:id`,
     guarded(async (c) => {
-      await tenant(ctx, c);
+      const who = await tenant(ctx, c);
       const id = c.req.param('id') ?? '';
       if (!FILE_ID.test(id)) throw new JobeError(400, 'put: invalid file id');
       let body: unknown;
@@ -268,7 +270,7 @@ export function jobeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (typeof contents !== 'string') throw new JobeError(400, 'put: missing file_contents parameter');
       if (!/^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(contents)) throw new JobeError(400, 'put: file_contents is not base64');
       const hash = await ctx.store.put(Buffer.from(contents, 'base64'));
-      await ctx.store.link(fileLink(id), hash);
+      await ctx.store.link(fileLink(who, id), hash);
       return c.body(null, 204);
     }),
   );
@@ -277,8 +279,8 @@ export function jobeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.get(
     `${BASE}/files/:id`,
     guarded(async (c) => {
-      await tenant(ctx, c);
-      return c.body(null, (await fileHash(ctx, c.req.param('id') ?? '')) ? 204 : 404);
+      const who = await tenant(ctx, c);
+      return c.body(null, (await fileHash(ctx, who, c.req.param('id') ?? '')) ? 204 : 404);
     }),
   );
 }

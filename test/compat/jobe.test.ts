@@ -172,6 +172,8 @@ describe('Jobe API (as CodeRunner sends it)', () => {
     const result = await run(spec);
     assert.equal(result.outcome, 15, JSON.stringify(result));
     assert.equal(result.stdout, '42\n');
+    // another key's files are its own: it sees none of these
+    assert.equal((await jobe('HEAD', `files/${id}`, undefined, KEYS.busy)).status, 404);
     // an interpreted language sees it too, under the name the run gives
     const python = await run({ language_id: 'python3', sourcecode: 'print(open("input.dat").read().split()[1])\n', file_list: [[id, 'input.dat']] });
     assert.equal(python.stdout, '41\n');

@@ -185,7 +185,9 @@ export function loadKattis(files: PackageFiles): Problem {
     if (own && own.join(' ') !== (topFlags ?? []).join(' ')) throw packageError(groupYaml(files, dir)!.file, 'validator flags that differ between groups are not supported');
   }
 
-  const validator = validation.includes('custom') || interactive || files.has('output_validator/') || [...files.keys()].some((p) => p.startsWith('output_validator')) ? findValidator(files, interactive) : undefined;
+  // legacy: validation says custom; 2025-09: an output_validator/ folder is there
+  const custom = version.startsWith('legacy') ? validation.includes('custom') : [...files.keys()].some((path) => path.startsWith('output_validator/'));
+  const validator = custom || interactive ? findValidator(files, interactive) : undefined;
   const protocol = { name: 'kattis' as const, args: flags };
   const name = typeof yaml.name === 'string' ? yaml.name : isMapping(yaml.name) ? String(Object.values(yaml.name)[0] ?? 'problem') : 'problem';
   return {

@@ -8,8 +8,10 @@ import { metrics, registry } from '../queue/metrics.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { type ApiContext } from './context.js';
 import { ApiError, fromEngine } from './errors.js';
+import { jobeRoutes } from './compat/jobe.js';
 import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
+import { problemRoutes } from './problems.js';
 import { submissionRoutes } from './submissions.js';
 
 // ioredis errors meaning Redis is out of reach: answer 503, not 500.
@@ -66,6 +68,8 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   submissionRoutes(app, ctx);
   judge0Routes(app, ctx);
   pistonRoutes(app, ctx);
+  jobeRoutes(app, ctx);
+  problemRoutes(app, ctx);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {

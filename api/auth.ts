@@ -12,6 +12,8 @@ export interface Tenant {
   ratePerMinute: number;
   maxActive: number;
   ceilings: Ceilings;
+  // Jobe's limit on runs an hour (POST runs), when the key sets one
+  runsPerHour?: number;
 }
 
 const OPEN_TENANT = { name: 'open', ratePerMinute: 100_000, maxActive: 10_000 };
@@ -31,19 +33,27 @@ export function tenantOf(config: Config, header: (name: string) => string | unde
   if (presented) {
     const key = matchKey(config.apiKeys, presented);
     if (!key) throw new ApiError('UNAUTHORIZED', 'unknown API key');
-    return { name: key.name, ratePerMinute: key.ratePerMinute, maxActive: key.maxActive, ceilings: { ...config.ceilings, ...key.ceilings } };
+    return {
+      name: key.name,
+      ratePerMinute: key.ratePerMinute,
+      maxActive: key.maxActive,
+      ceilings: { ...config.ceilings, ...key.ceilings },
+      ...(key.runsPerHour ? { runsPerHour: key.runsPerHour } : {}),
+    };
   }
   if (!config.openMode) throw new ApiError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key>)');
   return { ...OPEN_TENANT, ceilings: config.ceilings };
 }
 
-// A fixed one-minute window per tenant, counted in Redis so every API process
-// of a deployment shares it.
-export async function checkRate(redis: Redis, tenant: Tenant): Promise<void> {
-  const minute = Math.floor(Date.now() / 60_000);
-  const counter = `cellblock:rate:${tenant.name}:${minute}`;
-  const [[, count]] = (await redis.multi().incr(counter).expire(counter, 120).exec()) as [[unknown, number]];
-  if (count > tenant.ratePerMinute) {
-    throw new ApiError('RATE_LIMITED', `over ${tenant.ratePerMinute} requests a minute`, 60 - (Math.floor(Date.now() / 1000) % 60));
-  }
+// A fixed window per tenant and kind of request, counted in Redis so every API
+// process of a deployment shares it; past the limit, RATE_LIMITED with the
+// seconds until the window ends.
+export async function countInWindow(redis: Redis, tenant: Tenant, kind: string, seconds: number, limit: number, what: string): Promise<void> {
+  const window = Math.floor(Date.now() / 1000 / seconds);
+  const counter = `cellblock:${kind}:${tenant.name}:${window}`;
+  const [[, count]] = (await redis.multi().incr(counter).expire(counter, seconds * 2).exec()) as [[unknown, number]];
+  if (count > limit) throw new ApiError('RATE_LIMITED', `over ${limit} ${what}`, seconds - (Math.floor(Date.now() / 1000) % seconds));
 }
+
+export const checkRate = (redis: Redis, tenant: Tenant): Promise<void> =>
+  countInWindow(redis, tenant, 'rate', 60, tenant.ratePerMinute, 'requests a minute');

@@ -25,8 +25,8 @@ export const SubmissionRequest = z.intersection(
 export type SubmissionRequest = z.infer<typeof SubmissionRequest>;
 
 const Accepted = z.object({ id: z.string(), status: z.literal('queued') });
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ApiErrorBody } } });
-const errors = {
+export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ApiErrorBody } } });
+export const errors = {
   400: errorResponse('Malformed request'),
   401: errorResponse('Missing or unknown API key'),
   413: errorResponse('Body or batch too large'),
@@ -71,7 +71,7 @@ async function checkReferences(ctx: ApiContext, request: SubmissionRequest): Pro
   }
 }
 
-async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
+export async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
   await checkReferences(ctx, given);
   const request = await withinCeilings(ctx, given, tenant);
   if ((await ctx.subs.activeCount(tenant.name)) >= tenant.maxActive) {
@@ -86,7 +86,7 @@ async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest,
   });
 }
 
-async function tenantFor(ctx: ApiContext, header: (name: string) => string | undefined): Promise<Tenant> {
+export async function tenantFor(ctx: ApiContext, header: (name: string) => string | undefined): Promise<Tenant> {
   const tenant = tenantOf(ctx.config, header);
   await checkRate(ctx.redis, tenant);
   return tenant;

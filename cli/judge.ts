@@ -8,12 +8,18 @@ import { putTestSet } from '../judge/test-sets.js';
 import { defaultStore } from '../store/content.js';
 import { type Checker, type Program, type SubmissionResult, type TestCase, type TestResult } from '../judge/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
+import { readPackage } from '../judge/packages/files.js';
+import { loadProblem } from '../judge/packages/index.js';
+import { submissionFor } from '../judge/packages/problem.js';
+import { timedProblem } from '../judge/packages/timing.js';
 import { parseKb, parseMs } from './units.js';
 
-export const JUDGE_USAGE = `usage: cellblock judge SOURCE [--lang ID] (--tests DIR | --test-set HASH) [options]
+export const JUDGE_USAGE = `usage: cellblock judge SOURCE [--lang ID] (--tests DIR | --test-set HASH | --package PATH) [options]
   --lang ID         language (default: from SOURCE's extension; see cellblock languages)
   --tests DIR       NAME.in with NAME.out (or NAME.ans), run in name order
   --test-set HASH   a test set stored before with cellblock put-tests DIR
+  --package PATH    an ICPC/Kattis or Polygon problem package (folder, .zip or .kpp):
+                    its tests, groups, limits, validator or checker and interactor
   --time T          CPU time per test (default 1s)
   --wall T          wall time per test (default 3× the CPU time, at least +2s)
   --memory SIZE     memory per test (default 256M)
@@ -26,6 +32,7 @@ const OPTIONS = {
   lang: { type: 'string' },
   tests: { type: 'string' },
   'test-set': { type: 'string' },
+  package: { type: 'string' },
   time: { type: 'string' },
   wall: { type: 'string' },
   memory: { type: 'string' },
@@ -130,7 +137,7 @@ export async function putTestsCommand(args: string[]): Promise<number> {
 export async function judgeCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
   const [sourcePath] = positionals;
-  if (!sourcePath || !(values.tests || values['test-set'])) throw new Error('judge needs SOURCE and --tests DIR or --test-set HASH');
+  if (!sourcePath || !(values.tests || values['test-set'] || values.package)) throw new Error('judge needs SOURCE and --tests DIR, --test-set HASH or --package PATH');
   const absolute = resolve(sourcePath);
   if (!existsSync(absolute)) throw new SandboxError('PATH_NOT_FOUND', `no such file: ${absolute}`);
   const limits = {
@@ -138,16 +145,20 @@ export async function judgeCommand(args: string[]): Promise<number> {
     ...(values.wall ? { wallMs: parseMs(values.wall, '--wall') } : {}),
     ...(values.memory ? { memoryKb: parseKb(values.memory, '--memory') } : {}),
   };
+  const language = languageOf(absolute, values.lang);
+  const source = readFileSync(absolute, 'utf8');
+  const submission = values.package
+    ? submissionFor(await timedProblem(loadProblem(readPackage(values.package))), language, source, limits)
+    : {
+        language,
+        source,
+        ...(values.tests ? { tests: readTestDir(values.tests) } : { testSet: values['test-set'] }),
+        limits,
+        checker: checkerOf(values.checker),
+        ...(values.interactor ? { interactor: programAt(values.interactor) } : {}),
+      };
   const result = await judge(
-    {
-      language: languageOf(absolute, values.lang),
-      source: readFileSync(absolute, 'utf8'),
-      ...(values.tests ? { tests: readTestDir(values.tests) } : { testSet: values['test-set'] }),
-      limits,
-      checker: checkerOf(values.checker),
-      ...(values.interactor ? { interactor: programAt(values.interactor) } : {}),
-      stopOnFirstFailure: values.stop ?? false,
-    },
+    { ...submission, stopOnFirstFailure: values.stop ?? false },
     values.json ? {} : { onTest: (() => { let done = 0; return (test: TestResult, _i: number, total: number) => progress(++done, total, test); })() },
   );
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : verdictTable(result));

@@ -24,6 +24,8 @@ export const ApiKey = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   ratePerMinute: z.number().int().min(1).default(600),
   maxActive: z.number().int().min(1).default(64),
+  // the Jobe API's runs an hour for this key (Jobe's jobe_api_keys)
+  runsPerHour: z.number().int().min(1).optional(),
   ceilings: CeilingOverrides.default({}),
 });
 export type ApiKey = z.infer<typeof ApiKey>;

@@ -198,5 +198,5 @@ export async function prepareProgram(program: Program, store?: ContentStore, sig
     };
     return { compile: { status: 'skipped', output: '' }, executable };
   }
-  return compileSource(program.language, program.source, [], store, signal);
+  return compileSource(program.language, program.source, program.files ?? [], store, signal);
 }

@@ -23,11 +23,28 @@ export type Verdict = z.infer<typeof Verdict>;
 
 // A program we run besides the submission: source compiled like a submission, or
 // (from the CLI only, never from the API) an executable on the host.
+// Files beside a source (headers, modules): plain names in the work dir.
+export const SourceFiles = z
+  .array(z.object({ path: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a plain file name'), content: z.string().max(MAX_SOURCE) }))
+  .max(64)
+  .default([]);
+
 export const Program = z.union([
-  z.object({ language: z.string(), source: z.string().max(MAX_SOURCE) }),
+  // files: beside the source (a package's testlib.h, a validator's headers)
+  z.object({ language: z.string(), source: z.string().max(MAX_SOURCE), files: SourceFiles.optional() }),
   z.object({ executable: z.string().refine(isAbsolute, 'must be an absolute path') }),
 ]);
 export type Program = z.infer<typeof Program>;
+
+// How a checker or interactor program is called and what its exit code means.
+// testlib: checker input output answer (0 OK, 1 WA, 2 PE, 3 FAIL, 7 points),
+// interactor input output. kattis (ICPC): validator input answer feedback_dir/
+// [args], the team's output on stdin; 42 accepted, 43 wrong, else a judge error.
+export const Protocol = z.object({
+  name: z.enum(['testlib', 'kattis']).default('testlib'),
+  args: z.array(z.string().max(4_096)).max(64).default([]),
+});
+export type Protocol = z.input<typeof Protocol>;
 
 export const Checker = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('exact') }),
@@ -40,7 +57,17 @@ export const Checker = z.discriminatedUnion('kind', [
   }),
   // testlib protocol: checker <input> <output> <answer>; exit 0 OK, 1 WA, 2 PE,
   // 3 FAIL (judge error), 7 partial points
-  z.object({ kind: z.literal('program'), program: Program }),
+  z.object({ kind: z.literal('program'), program: Program, protocol: Protocol.optional() }),
+  // the ICPC/Kattis default output validator and its flags: tokens, case
+  // insensitive unless caseSensitive, whitespace exact with spaceChangeSensitive,
+  // numbers within a tolerance when one is given
+  z.object({
+    kind: z.literal('kattis'),
+    caseSensitive: z.boolean().default(false),
+    spaceChangeSensitive: z.boolean().default(false),
+    absolute: z.number().min(0).optional(),
+    relative: z.number().min(0).optional(),
+  }),
   // no answer to compare: a run that finishes normally is AC (plain execution)
   z.object({ kind: z.literal('none') }),
 ]);
@@ -68,26 +95,29 @@ export const Group = z.object({
   tests: z.array(z.string()).min(1),
   points: z.number().min(0),
 });
+export type Group = z.infer<typeof Group>;
 
 export const Submission = z
   .object({
   language: z.string().min(1),
   source: z.string().max(MAX_SOURCE),
   // more files beside the source (headers, modules), written to the work dir
-  files: z
-    .array(z.object({ path: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a plain file name'), content: z.string().max(MAX_SOURCE) }))
-    .max(64)
-    .default([]),
+  // (in the work dir when compiling and when running)
+  files: SourceFiles,
   // the tests inline, or a test set stored before, by its hash
   tests: z.array(TestCase).min(1).max(1_000).optional(),
   // arguments after the run command
   args: z.array(z.string().max(4_096)).max(64).default([]),
   // keep each test's stdout and stderr in its result (plain execution, APIs that return output)
   keepOutput: z.boolean().default(false),
+  // kept output that is not valid UTF-8: replacement characters (utf8), or its
+  // control and non-ASCII bytes as \xNN (escaped, as Jobe answers)
+  outputText: z.enum(['utf8', 'escaped']).default('utf8'),
   testSet: z.string().regex(/^[0-9a-f]{64}$/, 'a lowercase hex SHA-256').optional(),
   limits: JudgeLimits.prefault({}),
   checker: Checker.default({ kind: 'tokens' }),
   interactor: Program.optional(),
+  interactorProtocol: Protocol.optional(),
   stopOnFirstFailure: z.boolean().default(false),
   groups: z.array(Group).max(100).optional(),
   })

@@ -3,7 +3,7 @@
 import { closeSync } from 'node:fs';
 import { openPipe, run } from '../sandbox/run.js';
 import { type LimitOverrides, type RunResult, type RunSpec } from '../sandbox/schema.js';
-import { capMessage, check, type CheckOutcome } from './checkers.js';
+import { capMessage, check, type CheckOutcome, programVerdict, protocolCall } from './checkers.js';
 import { type Executable, runSpecFor } from './program.js';
 import { type JudgedSubmission, type TestCase, type TestResult, type Verdict } from './schema.js';
 
@@ -83,10 +83,13 @@ function stoppedVerdict(solution: Executable, result: RunResult): Verdict | unde
 
 const runOptions = (prepared: Prepared) => (prepared.signal ? { signal: prepared.signal } : {});
 
-// The solution's run: the submission's limits and arguments, the slot's CPUs.
+// The solution's run: the submission's limits, arguments and files (a compiled
+// program's work dir holds them too), the slot's CPUs.
 function solutionSpec(submission: JudgedSubmission, prepared: Prepared, io: Partial<RunSpec>): RunSpec {
   const pinned = prepared.cpus ? { cpus: prepared.cpus } : {};
-  return runSpecFor(prepared.solution, solutionLimits(submission), { ...io, ...pinned }, { args: submission.args });
+  const present = new Set(prepared.solution.files.map((file) => file.path));
+  const files = submission.files.filter((file) => !present.has(file.path));
+  return runSpecFor(prepared.solution, solutionLimits(submission), { ...io, ...pinned, outputText: submission.outputText }, { args: submission.args, files });
 }
 
 async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {
@@ -105,16 +108,17 @@ async function runPlain(submission: JudgedSubmission, prepared: Prepared, test: 
 // testlib interactor exit codes
 const INTERACTOR: Record<number, Verdict> = { 0: 'AC', 1: 'WA', 2: 'PE' };
 
-function interactiveVerdict(executable: Executable, solution: RunResult, interactor: RunResult): CheckOutcome {
-  const said = interactor.status === 'ok' || interactor.status === 'runtime_error' ? INTERACTOR[interactor.exitCode ?? -1] : undefined;
-  const message = capMessage((interactor.stderr || interactor.stdout).trim());
+// The solution's limits and end come first (TLE, MLE… whatever the interactor
+// said), then the interactor's wrong answer (a solution cut off by it often dies
+// of SIGPIPE), then the solution's crash.
+function interactiveVerdict(submission: JudgedSubmission, executable: Executable, solution: RunResult, interactor: RunResult): CheckOutcome {
+  const { verdict: said, message } = programVerdict(submission.interactorProtocol, interactor, INTERACTOR);
   if (!said) {
     // the interactor overran its limits, crashed, or said FAIL: ours to fix
     return { verdict: 'IE', message: capMessage(`interactor failed (${stopReason(interactor)}): ${message}`), points: 0 };
   }
   const stopped = stoppedVerdict(executable, solution);
   if (stopped && stopped !== 'RE') return { verdict: stopped, message: capMessage(stopReason(solution)), points: 0 };
-  // a wrong answer often ends with the solution killed by SIGPIPE: WA wins
   if (said !== 'AC') return { verdict: said, message, points: 0 };
   if (solution.status !== 'ok') return { verdict: 'RE', message: capMessage(stopReason(solution)), points: 0 };
   return { verdict: 'AC', message, points: 1 };
@@ -129,12 +133,13 @@ async function runInteractive(submission: JudgedSubmission, prepared: Prepared, 
     solutionSpec(submission, prepared, { stdin: { fd: toSolution.read }, stdoutFd: toInteractor.write }),
     runOptions(prepared),
   );
+  const call = protocolCall(submission.interactorProtocol, 'interactor', { input: test.stdin, expected: test.expected });
   const interactorRun = run(
     runSpecFor(
       interactor,
       { cpuMs: limits.cpuMs! * 2 + 1_000, wallMs: limits.wallMs! + 1_000, memoryKb: 524_288, outputKb: 64 },
-      { stdin: { fd: toInteractor.read }, stdoutFd: toSolution.write, truncateOutput: true },
-      { args: ['input.txt', 'output.txt'], files: [{ path: 'input.txt', content: test.stdin }] },
+      { stdin: { fd: toInteractor.read }, stdoutFd: toSolution.write, truncateOutput: true, collect: call.collect },
+      { args: call.args, files: call.files },
     ),
     runOptions(prepared),
   );
@@ -142,7 +147,7 @@ async function runInteractive(submission: JudgedSubmission, prepared: Prepared, 
   // each side sees end-of-file when the other exits.
   for (const fd of [toSolution.read, toSolution.write, toInteractor.read, toInteractor.write]) closeSync(fd);
   const [solution, interactorResult] = await Promise.all([solutionRun, interactorRun]);
-  return testResult(test.name, solution, interactiveVerdict(prepared.solution, solution, interactorResult));
+  return testResult(test.name, solution, interactiveVerdict(submission, prepared.solution, solution, interactorResult));
 }
 
 export function runTest(submission: JudgedSubmission, prepared: Prepared, test: TestCase): Promise<TestResult> {

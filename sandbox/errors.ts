@@ -14,6 +14,8 @@ export const ErrorCode = z.enum([
   'UNKNOWN_LANGUAGE', // no profile has this id
   'LANGUAGE_UNAVAILABLE', // the profile exists, its toolchain is not on this host
   'TEST_SET_NOT_FOUND', // no stored test set has this hash
+  'INVALID_PACKAGE', // a problem package is malformed or partial (the file is named)
+  'PROBLEM_NOT_FOUND', // no stored problem package has this id
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -8,6 +8,7 @@ import { ErrorCode, SandboxError } from './errors.js';
 import { allowWeakerFromEnv, requireSandbox } from './host.js';
 import { addon, type NativeSpec } from './native.js';
 import { type ParsedRunSpec, RunResult, RunSpec, RunStatus } from './schema.js';
+import { decodeOutput } from './text.js';
 
 export const TestLayer = z.enum(['seccomp', 'landlock', 'network', 'mount']);
 export type TestLayer = z.infer<typeof TestLayer>;
@@ -158,8 +159,8 @@ export async function run(input: RunSpec, options: RunOptions = {}): Promise<Run
     cpuMs: Math.round(raw.cpuMs * 1000) / 1000,
     wallMs: Math.round(raw.wallMs * 1000) / 1000,
     memoryKb: raw.memoryKb,
-    stdout: raw.stdout.toString('utf8'),
-    stderr: raw.stderr.toString('utf8'),
+    stdout: decodeOutput(raw.stdout, spec.outputText),
+    stderr: decodeOutput(raw.stderr, spec.outputText),
     ...(raw.syscall ? { syscall: raw.syscall } : {}),
     ...(error ? { error } : {}),
     ...(weakened.length > 0 ? { weakened } : {}),

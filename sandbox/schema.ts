@@ -88,6 +88,8 @@ export const RunSpec = z.object({
   stdoutFd: fd.optional(),
   // past outputKb keep the prefix and go on, instead of stopping with output_limit
   truncateOutput: z.boolean().default(false),
+  // captured output that is not valid UTF-8: see text.ts
+  outputText: z.enum(['utf8', 'escaped']).default('utf8'),
   // work dir files to bring back after the run (no link is followed)
   collect: z.array(workPath).max(1_000).default([]),
   cpus: z.string().regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, 'a cpuset list such as 0-1,3').optional(),

@@ -1,5 +1,5 @@
 // One content-addressed store: blobs named by the SHA-256 of their bytes. Test
-// sets, compiled programs (and later problem packages, cached files, CI inputs
+// sets, compiled programs, problem packages, Jobe's files (and later CI inputs
 // and artifacts) all live here. This backend is a directory, which the workers of
 // a deployment share by pointing CELLBLOCK_STORE at the same path; writes are
 // atomic (temp file + rename), so concurrent writers of one blob are harmless.

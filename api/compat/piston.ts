@@ -6,9 +6,9 @@ import { type Context } from 'hono';
 import { z } from 'zod';
 import { type Submission, type TestResult } from '../../judge/schema.js';
 import { loadLanguages } from '../../profiles/languages.js';
-import { waitForFinal } from '../../queue/submissions.js';
 import { checkRate, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
+import { execute, executionSubmission } from './execute.js';
 import { COMPAT_LANGUAGES } from './languages.js';
 
 const PistonFile = z.object({
@@ -60,22 +60,19 @@ export function toSubmission(request: PistonRequest, ceilings: { timeMs: number;
   const { compat } = findRuntime(request.language, request.version);
   const [main, ...rest] = request.files;
   const memoryBytes = bounded(request.run_memory_limit, ceilings.memoryKb * 1024, 'run_memory_limit');
-  return {
+  return executionSubmission({
     language: compat.id,
     source: decodeFile(main!),
     // unnamed files are file0.code, file1.code…, as Piston names them
     files: rest.map((file, index) => ({ path: file.name ?? `file${index + 1}.code`, content: decodeFile(file) })),
-    // Piston adds the newline a stdin lacks
-    tests: [{ name: 'run', stdin: request.stdin.endsWith('\n') || request.stdin === '' ? request.stdin : `${request.stdin}\n`, expected: '' }],
-    checker: { kind: 'none' },
+    stdin: request.stdin,
     args: request.args,
-    keepOutput: true,
     limits: {
       timeMs: Math.max(1, bounded(request.run_cpu_time, ceilings.timeMs, 'run_cpu_time')),
       wallMs: Math.max(1, bounded(request.run_timeout, ceilings.wallMs, 'run_timeout')),
       memoryKb: Math.max(4_096, Math.floor(memoryBytes / 1024)),
     },
-  };
+  });
 }
 
 // Piston's run status: RE exit code, SG signal, TO timeout, OL output limit, XX ours.
@@ -127,9 +124,8 @@ export function pistonRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (error instanceof PistonRefusal) return c.json({ message: error.message }, 400);
       throw error;
     }
-    const { id } = await ctx.subs.submit(submission, { tenant: who.name });
-    const view = await waitForFinal(ctx.subs, ctx.hub, who.name, id, Math.max(ctx.config.waitMs, 60_000));
-    if (!view || view.status !== 'done') return c.json({ message: 'execution did not finish in time' }, 500);
+    const view = await execute(ctx, who, submission);
+    if (!view) return c.json({ message: 'execution did not finish in time' }, 500);
     const { ours } = findRuntime(parsed.data.language, '*');
     const compiled = view.compile?.status !== 'skipped';
     const compileStage = {

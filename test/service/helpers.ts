@@ -4,7 +4,7 @@
 // started here is tracked and killed by pid in stopAll(), even when a test fails.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,13 @@ export function tempDir(prefix = 'cb-svc-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.add(dir);
   return dir;
+}
+
+// A service config file (CELLBLOCK_CONFIG) in dir; returns its path.
+export function writeConfig(dir: string, config: Record<string, unknown>): string {
+  const path = join(dir, 'config.json');
+  writeFileSync(path, JSON.stringify(config));
+  return path;
 }
 
 export function startProcess(name: string, file: string, args: string[], env: NodeJS.ProcessEnv): Started {

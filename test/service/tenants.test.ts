@@ -4,7 +4,6 @@
 // ceilings.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -27,6 +26,7 @@ import {
   submit,
   tempDir,
   waitForView,
+  writeConfig,
 } from './helpers.js';
 
 const KEYS = {
@@ -48,19 +48,15 @@ describe('service tenants (API keys, open mode off)', () => {
 
   before(async () => {
     const dir = tempDir();
-    const config = join(dir, 'config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        apiKeys: [
-          { name: 'alice', sha256: sha256(KEYS.alice) },
-          { name: 'bob', sha256: sha256(KEYS.bob) },
-          { name: 'limited', sha256: sha256(KEYS.limited), ratePerMinute: LIMITED_RATE },
-          { name: 'small', sha256: sha256(KEYS.small), maxActive: 1, ceilings: SMALL_CEILINGS },
-        ],
-        ceilings: { wallMs: GLOBAL_WALL_CEILING },
-      }),
-    );
+    const config = writeConfig(dir, {
+      apiKeys: [
+        { name: 'alice', sha256: sha256(KEYS.alice) },
+        { name: 'bob', sha256: sha256(KEYS.bob) },
+        { name: 'limited', sha256: sha256(KEYS.limited), ratePerMinute: LIMITED_RATE },
+        { name: 'small', sha256: sha256(KEYS.small), maxActive: 1, ceilings: SMALL_CEILINGS },
+      ],
+      ceilings: { wallMs: GLOBAL_WALL_CEILING },
+    });
     server = await startHttp(
       'serve',
       ['--data', join(dir, 'data'), '--workers', '2'],

@@ -11,6 +11,7 @@ import { ApiError, fromEngine } from './errors.js';
 import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
 import { submissionRoutes } from './submissions.js';
+import { webRoutes } from './web/index.js';
 
 // ioredis errors meaning Redis is out of reach: answer 503, not 500.
 const redisDown = (error: unknown): boolean =>
@@ -66,6 +67,7 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   submissionRoutes(app, ctx);
   judge0Routes(app, ctx);
   pistonRoutes(app, ctx);
+  webRoutes(app, ctx);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {

@@ -1,0 +1,25 @@
+// bull-board (its Hono adapter) for the BullMQ queues, its UI's files served from
+// the @bull-board/ui package by us. Its page asks Google for fonts: that link is
+// taken out, so nothing is fetched from another host (the fonts fall back).
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { HonoAdapter } from '@bull-board/hono';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { type Queue } from 'bullmq';
+import { type OpenAPIHono } from '@hono/zod-openapi';
+
+const FOREIGN_FONTS = /<link[^>]*fonts\.googleapis\.com[^>]*>/g;
+
+export function mountBoard(app: OpenAPIHono, path: string, queues: Queue[]): void {
+  const adapter = new HonoAdapter(serveStatic).setBasePath(path);
+  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Cellblock queues' } } });
+  const strip = async (c: { res: Response }, next: () => Promise<void>) => {
+    await next();
+    if (!c.res.headers.get('content-type')?.startsWith('text/html')) return;
+    const page = (await c.res.text()).replace(FOREIGN_FONTS, '');
+    c.res = new Response(page, { status: c.res.status, headers: c.res.headers });
+  };
+  app.use(path, strip);
+  app.use(`${path}/*`, strip);
+  app.route(path, adapter.registerPlugin());
+}

@@ -1,0 +1,238 @@
+// The playground and the operator's dashboard in a real browser (headless
+// Chromium), against a real API process, a real worker and a real redis-server:
+// a program typed into the editor is judged and its tests' rows arrive from the
+// event stream; a compile error and a TLE read as such; an API error is
+// explained; the dashboard refuses without the admin key and, with it, lists a
+// queued job, the worker's slots and recent verdicts. No page fetches anything
+// from another host.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, type Page } from 'playwright-core';
+import { uniqueToken } from '../helpers/fixtures.js';
+import {
+  call,
+  describeReply,
+  type Service,
+  serviceEnv,
+  sleeper,
+  startHttp,
+  startRedis,
+  startWorkerProcess,
+  stopAll,
+  submit,
+  tempDir,
+  type TestRedis,
+} from '../service/helpers.js';
+import { launchBrowser, type PageWatch, screenshot, watch } from './browser.js';
+
+const ADMIN_KEY = uniqueToken('admin-key');
+const SLOTS = 2;
+const JUDGED_MS = 60_000;
+
+describe('web pages in a browser (playground, dashboard)', () => {
+  let redis: TestRedis;
+  let api: Service;
+  let base: string;
+  let browser: Browser;
+  let env: (extra?: Record<string, string>) => NodeJS.ProcessEnv;
+
+  before(async () => {
+    const dir = tempDir();
+    redis = await startRedis(dir);
+    env = (extra = {}) =>
+      serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: join(dir, 'data'), CELLBLOCK_STORE: join(dir, 'store'), CELLBLOCK_WEBHOOK_SECRET: uniqueToken('secret'), ...extra });
+    const [server] = await Promise.all([
+      startHttp('api', [], env({ CELLBLOCK_ADMIN_KEY_SHA256: createHash('sha256').update(ADMIN_KEY).digest('hex') })),
+      startWorkerProcess(env(), 'worker', SLOTS),
+    ]);
+    api = server;
+    base = api.url;
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stopAll();
+  });
+
+  // A page at `path` on a fresh context (no cookies), watched.
+  async function open(path: string, width = 1280): Promise<{ page: Page; seen: PageWatch }> {
+    const context = await browser.newContext({ viewport: { width, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(30_000);
+    const seen = watch(page, base);
+    await page.goto(`${base}${path}`);
+    return { page, seen };
+  }
+
+  const assertClean = (seen: PageWatch) => {
+    assert.deepEqual(seen.foreign, [], 'requests to another host');
+    assert.deepEqual(seen.errors, [], 'errors in the page');
+  };
+
+  async function playground(): Promise<{ page: Page; seen: PageWatch }> {
+    const opened = await open('/');
+    await opened.page.locator('#run-form[data-ready=true]').waitFor();
+    return opened;
+  }
+
+  // Replaces the editor's text by typing `source` key by key, and checks it took.
+  async function typeSource(page: Page, source: string): Promise<void> {
+    await page.locator('.cm-content').click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.type(source);
+    const lines = await page.locator('.cm-content .cm-line').allTextContents();
+    assert.equal(lines.join('\n'), source, 'the editor holds what was typed');
+  }
+
+  async function setTest(page: Page, index: number, stdin: string, expected: string): Promise<void> {
+    const item = page.locator('#tests > li').nth(index);
+    await item.locator('[data-field=stdin]').fill(stdin);
+    await item.locator('[data-field=expected]').fill(expected);
+  }
+
+  async function setTimeLimit(page: Page, ms: number): Promise<void> {
+    await page.locator('.settings summary').click();
+    await page.locator('#time-ms').fill(String(ms));
+  }
+
+  const verdictOf = (page: Page) => page.locator('#summary[data-verdict]').getAttribute('data-verdict', { timeout: JUDGED_MS });
+  const rowVerdicts = (page: Page) => page.locator('#test-results tbody tr [data-verdict]').evaluateAll((cells) => cells.map((cell) => cell.getAttribute('data-verdict')));
+
+  it('playground: a Python A+B typed in the editor, run with Ctrl+Enter, is AC with a row per test from the event stream', async () => {
+    const { page, seen } = await playground();
+    const streams: string[] = [];
+    page.on('request', (request) => {
+      if (/\/v1\/submissions\/[^/]+\/events$/.test(request.url())) streams.push(request.url());
+    });
+    await page.locator('#language').selectOption('python3');
+    await typeSource(page, 'a, b = map(int, input().split())\nprint(a + b)\n');
+    await setTest(page, 0, '1 2\n', '3\n');
+    await page.locator('#add-test').click();
+    await setTest(page, 1, '40 2\n', '42\n');
+    await page.locator('.cm-content').press('Control+Enter');
+
+    assert.equal(await verdictOf(page), 'AC');
+    assert.deepEqual(await rowVerdicts(page), ['AC', 'AC']);
+    const rows = await page.locator('#test-results tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent ?? '')));
+    assert.equal(rows.length, 2);
+    for (const [name, , time, memory] of rows) {
+      assert.match(name ?? '', /^test \d$/);
+      assert.match(time ?? '', /^\d+(\.\d+)? m?s$/);
+      assert.match(memory ?? '', /^\d+(\.\d+)? [KM]B$/);
+    }
+    assert.equal(streams.length, 1, 'the verdicts came from the submission event stream');
+    await screenshot(page, 'playground');
+
+    // a narrow screen: one column, nothing wider than the screen
+    await page.setViewportSize({ width: 390, height: 844 });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 390px screen`);
+    await screenshot(page, 'playground-narrow');
+    assertClean(seen);
+    await page.context().close();
+  });
+
+  it('playground: a compile error shows CE and the compiler message', async () => {
+    const { page, seen } = await playground();
+    await page.locator('#language').selectOption('cpp');
+    await typeSource(page, 'int main() { return undeclared_name; }');
+    await setTest(page, 0, '', '');
+    await page.locator('#run').click();
+    assert.equal(await verdictOf(page), 'CE');
+    assert.ok(await page.locator('#compile').isVisible());
+    assert.match((await page.locator('#compile-output').textContent()) ?? '', /.undeclared_name. was not declared/u);
+    await screenshot(page, 'playground-compile-error');
+    assertClean(seen);
+    await page.context().close();
+  });
+
+  it('playground: a program over its time limit shows TLE, overall and in its row', async () => {
+    const { page, seen } = await playground();
+    await page.locator('#language').selectOption('python3');
+    await typeSource(page, 'while True: pass');
+    await setTimeLimit(page, 500);
+    await setTest(page, 0, '', 'never\n');
+    await page.locator('#run').click();
+    assert.equal(await verdictOf(page), 'TLE');
+    assert.deepEqual(await rowVerdicts(page), ['TLE']);
+    assertClean(seen);
+    await page.context().close();
+  });
+
+  it('playground: an error from the API is explained with its code and message (a limit above the ceiling)', async () => {
+    const { page, seen } = await playground();
+    await page.locator('#language').selectOption('python3');
+    await typeSource(page, 'print(1)');
+    await setTimeLimit(page, 60_000);
+    await page.locator('#run').click();
+    const error = page.locator('#error[data-code=LIMIT_ABOVE_CEILING]');
+    await error.waitFor();
+    const text = (await error.textContent()) ?? '';
+    assert.match(text, /above what this server allows/);
+    assert.match(text, /LIMIT_ABOVE_CEILING: limits\.timeMs 60000 is above the ceiling/);
+    assert.equal(await page.locator('#status').textContent(), 'Not judged.');
+    assertClean(seen);
+    await page.context().close();
+  });
+
+  it('dashboard: refused without the admin key, in the browser and to scripts', async () => {
+    const reply = await call(base, 'GET', '/admin/api/overview');
+    assert.equal(reply.status, 401, describeReply(reply));
+    assert.equal((reply.json as { error: { code: string } }).error.code, 'UNAUTHORIZED');
+    for (const path of ['/admin/queues/api/queues', '/admin/api/overview']) {
+      const wrong = await call(base, 'GET', path, { headers: { authorization: 'Bearer not-the-key' } });
+      assert.equal(wrong.status, 401, `${path}: ${describeReply(wrong)}`);
+    }
+
+    const { page, seen } = await open('/admin');
+    assert.ok(await page.locator('#admin-key').isVisible(), 'the sign-in form');
+    assert.equal(await page.locator('#health').count(), 0, 'nothing of the dashboard shows');
+    await page.locator('#admin-key').fill('not-the-key');
+    const [refused] = await Promise.all([page.waitForResponse((response) => response.url().endsWith('/admin/login')), page.keyboard.press('Enter')]);
+    assert.equal(refused.status(), 401);
+    await page.locator('[role=alert]', { hasText: 'not the admin key' }).waitFor();
+    await screenshot(page, 'admin-refused');
+    const queues = await page.goto(`${base}/admin/queues`);
+    assert.equal(queues?.status(), 401, 'bull-board is behind the key too');
+    assertClean(seen);
+    await page.context().close();
+  });
+
+  it('dashboard: with the admin key it lists a queued job, the worker and its slots, health and recent verdicts; bull-board lists the job too', async () => {
+    const id = await submit(base, sleeper(20));
+    const { page, seen } = await open('/admin');
+    await page.locator('#admin-key').fill(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.locator(`#jobs [data-job="${id}"]`).waitFor({ timeout: 20_000 });
+    const workers = await page.locator('#workers tbody tr').allTextContents();
+    assert.equal(workers.length, 1, workers.join('\n'));
+    assert.match(workers[0] ?? '', new RegExp(`\\d of ${SLOTS}`));
+    assert.equal(await page.locator('[data-health=redis] .ok').count(), 1, 'Redis healthy');
+    assert.equal(await page.locator('[data-health=sandbox] .ok').count(), 1, 'sandbox healthy (cellblock doctor)');
+    const byLanguage = await page.locator('#verdicts table').first().locator('tbody tr').allTextContents();
+    assert.ok(byLanguage.some((row) => row.startsWith('python3')), `the playground's runs: ${byLanguage.join(' | ')}`);
+    assert.ok(byLanguage.some((row) => row.startsWith('cpp')), `the playground's runs: ${byLanguage.join(' | ')}`);
+    await screenshot(page, 'admin');
+
+    await page.goto(`${base}/admin/queues/queue/cellblock-submissions?status=latest`);
+    await page.getByText(id).first().waitFor({ timeout: 20_000 });
+    await screenshot(page, 'admin-queues');
+    assertClean(seen);
+    await page.context().close();
+    const cancelled = await call(base, 'DELETE', `/v1/submissions/${id}`);
+    assert.equal(cancelled.status, 200, describeReply(cancelled));
+  });
+
+  it('the playground can be turned off, and without an admin key the dashboard is closed', async () => {
+    const other = await startHttp('api', [], env({ CELLBLOCK_PLAYGROUND: '0' }), 'api-without-pages');
+    const root = await call(other.url, 'GET', '/');
+    assert.equal(root.status, 404, describeReply(root));
+    const admin = await call(other.url, 'GET', '/admin/api/overview', { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(admin.status, 401, describeReply(admin));
+    assert.match((admin.json as { error: { message: string } }).error.message, /no admin key is configured/);
+  });
+});

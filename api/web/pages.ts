@@ -3,31 +3,31 @@
 // works with the keyboard before and after the script runs.
 import { html, raw } from 'hono/html';
 
-const shell = (title: string, bundle: string, body: ReturnType<typeof html>) => html`<!doctype html>
+type Html = ReturnType<typeof html>;
+
+// A page: `page` names its bundle and its title; a header bar with `nav` when given.
+const shell = (page: 'playground' | 'dashboard' | 'sign in', nav: Html | undefined, body: Html) => html`<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <meta name="robots" content="noindex" />
-    <title>${title}</title>
-    <link rel="stylesheet" href="/assets/${bundle}.css" />
-    <script type="module" src="/assets/${bundle}.js"></script>
+    <title>Cellblock ${page}</title>
+    <link rel="stylesheet" href="/assets/${page === 'playground' ? 'playground' : 'admin'}.css" />
+    <script type="module" src="/assets/${page === 'playground' ? 'playground' : 'admin'}.js"></script>
   </head>
   <body>
     <a class="skip" href="#main">Skip to content</a>
+    ${nav ? html`<header class="bar"><h1>Cellblock <span>${page}</span></h1>${nav}</header>` : raw('')}
     ${body}
   </body>
 </html>`;
 
 export const playgroundPage = () =>
   shell(
-    'Cellblock playground',
     'playground',
-    html`<header class="bar">
-        <h1>Cellblock <span>playground</span></h1>
-        <nav aria-label="Links"><a href="/docs">API</a></nav>
-      </header>
-      <main id="main" class="playground">
+    html`<nav aria-label="Links"><a href="/docs">API</a></nav>`,
+    html`<main id="main" class="playground">
         <form id="run-form" class="panel source" aria-labelledby="source-heading" novalidate>
           <h2 id="source-heading">Program</h2>
           <div class="row">
@@ -86,16 +86,12 @@ export const playgroundPage = () =>
 
 export const dashboardPage = () =>
   shell(
-    'Cellblock dashboard',
-    'admin',
-    html`<header class="bar">
-        <h1>Cellblock <span>dashboard</span></h1>
-        <nav aria-label="Dashboard">
-          <a href="/admin/queues">Queues (bull-board)</a>
-          <form method="post" action="/admin/logout"><button type="submit">Sign out</button></form>
-        </nav>
-      </header>
-      <main id="main" class="dashboard">
+    'dashboard',
+    html`<nav aria-label="Dashboard">
+      <a href="/admin/queues">Queues (bull-board)</a>
+      <form method="post" action="/admin/logout"><button type="submit">Sign out</button></form>
+    </nav>`,
+    html`<main id="main" class="dashboard">
         <p id="updated" role="status" aria-live="polite">Loading…</p>
         <div id="error" role="alert" class="error" hidden></div>
         <section class="panel" aria-labelledby="health-heading"><h2 id="health-heading">Health</h2><div id="health"></div></section>
@@ -109,8 +105,8 @@ export const dashboardPage = () =>
 
 export const loginPage = (message: string) =>
   shell(
-    'Cellblock dashboard: sign in',
-    'admin',
+    'sign in',
+    undefined,
     html`<main id="main" class="login">
       <form method="post" action="/admin/login" class="panel">
         <h1>Cellblock dashboard</h1>

@@ -57,29 +57,28 @@ describe('web pages in a browser (playground, dashboard)', () => {
     await stopAll();
   });
 
-  // A page at `path` on a fresh context (no cookies), watched.
-  async function open(path: string, width = 1280): Promise<{ page: Page; seen: PageWatch }> {
-    const context = await browser.newContext({ viewport: { width, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(30_000);
-    const seen = watch(page, base);
-    await page.goto(`${base}${path}`);
-    return { page, seen };
+  // `body` on a page at `path` in a fresh context (no cookies), watched: it
+  // fetched nothing from another host and logged no error, then it is closed.
+  async function withPage(path: string, body: (page: Page) => Promise<void>): Promise<void> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(30_000);
+      const seen = watch(page, base);
+      await page.goto(`${base}${path}`);
+      if (path === '/') await page.locator('#run-form[data-ready=true]').waitFor();
+      await body(page);
+      assert.deepEqual(seen.foreign, [], 'requests to another host');
+      assert.deepEqual(seen.errors, [], 'errors in the page');
+    } finally {
+      await context.close();
+    }
   }
 
-  const assertClean = (seen: PageWatch) => {
-    assert.deepEqual(seen.foreign, [], 'requests to another host');
-    assert.deepEqual(seen.errors, [], 'errors in the page');
-  };
-
-  async function playground(): Promise<{ page: Page; seen: PageWatch }> {
-    const opened = await open('/');
-    await opened.page.locator('#run-form[data-ready=true]').waitFor();
-    return opened;
-  }
-
-  // Replaces the editor's text by typing `source` key by key, and checks it took.
-  async function typeSource(page: Page, source: string): Promise<void> {
+  // Chooses `language` and replaces the editor's text by typing `source` key by
+  // key, and checks it took.
+  async function write(page: Page, language: string, source: string): Promise<void> {
+    await page.locator('#language').selectOption(language);
     await page.locator('.cm-content').click();
     await page.keyboard.press('Control+A');
     await page.keyboard.press('Delete');
@@ -103,80 +102,86 @@ describe('web pages in a browser (playground, dashboard)', () => {
   const rowVerdicts = (page: Page) => page.locator('#test-results tbody tr [data-verdict]').evaluateAll((cells) => cells.map((cell) => cell.getAttribute('data-verdict')));
 
   it('playground: a Python A+B typed in the editor, run with Ctrl+Enter, is AC with a row per test from the event stream', async () => {
-    const { page, seen } = await playground();
-    const streams: string[] = [];
-    page.on('request', (request) => {
-      if (/\/v1\/submissions\/[^/]+\/events$/.test(request.url())) streams.push(request.url());
+    await withPage('/', async (page) => {
+      const streams: string[] = [];
+      page.on('request', (request) => {
+        if (/\/v1\/submissions\/[^/]+\/events$/.test(request.url())) streams.push(request.url());
+      });
+      await write(page, 'python3', 'a, b = map(int, input().split())\nprint(a + b)\n');
+      await setTest(page, 0, '1 2\n', '3\n');
+      await page.locator('#add-test').click();
+      await setTest(page, 1, '40 2\n', '42\n');
+      await page.locator('.cm-content').press('Control+Enter');
+
+      assert.equal(await verdictOf(page), 'AC');
+      assert.deepEqual(await rowVerdicts(page), ['AC', 'AC']);
+      const rows = await page.locator('#test-results tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent ?? '')));
+      assert.equal(rows.length, 2);
+      for (const [name, , time, memory] of rows) {
+        assert.match(name ?? '', /^test \d$/);
+        assert.match(time ?? '', /^\d+(\.\d+)? m?s$/);
+        assert.match(memory ?? '', /^\d+(\.\d+)? [KM]B$/);
+      }
+      assert.equal(streams.length, 1, 'the verdicts came from the submission event stream');
+      await screenshot(page, 'playground');
+
+      // a narrow screen: one column, nothing wider than the screen
+      await page.setViewportSize({ width: 390, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 390px screen`);
+      await screenshot(page, 'playground-narrow');
     });
-    await page.locator('#language').selectOption('python3');
-    await typeSource(page, 'a, b = map(int, input().split())\nprint(a + b)\n');
-    await setTest(page, 0, '1 2\n', '3\n');
-    await page.locator('#add-test').click();
-    await setTest(page, 1, '40 2\n', '42\n');
-    await page.locator('.cm-content').press('Control+Enter');
+  });
 
-    assert.equal(await verdictOf(page), 'AC');
-    assert.deepEqual(await rowVerdicts(page), ['AC', 'AC']);
-    const rows = await page.locator('#test-results tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent ?? '')));
-    assert.equal(rows.length, 2);
-    for (const [name, , time, memory] of rows) {
-      assert.match(name ?? '', /^test \d$/);
-      assert.match(time ?? '', /^\d+(\.\d+)? m?s$/);
-      assert.match(memory ?? '', /^\d+(\.\d+)? [KM]B$/);
-    }
-    assert.equal(streams.length, 1, 'the verdicts came from the submission event stream');
-    await screenshot(page, 'playground');
-
-    // a narrow screen: one column, nothing wider than the screen
-    await page.setViewportSize({ width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 390px screen`);
-    await screenshot(page, 'playground-narrow');
-    assertClean(seen);
-    await page.context().close();
+  it('playground: each test row shows its verdict as soon as it is judged, while the next test still runs', async () => {
+    await withPage('/', async (page) => {
+      await write(page, 'python3', 'import time\ntime.sleep(1.5)\nprint(input())\n');
+      await setTest(page, 0, 'first\n', 'first\n');
+      await page.locator('#add-test').click();
+      await setTest(page, 1, 'second\n', 'second\n');
+      await page.locator('#run').click();
+      await page.locator('#test-results tr[data-test="0"] [data-verdict=AC]').waitFor({ timeout: JUDGED_MS });
+      assert.match((await page.locator('#test-results tr[data-test="1"]').textContent()) ?? '', /waiting/);
+      assert.equal(await verdictOf(page), 'AC');
+      assert.deepEqual(await rowVerdicts(page), ['AC', 'AC']);
+    });
   });
 
   it('playground: a compile error shows CE and the compiler message', async () => {
-    const { page, seen } = await playground();
-    await page.locator('#language').selectOption('cpp');
-    await typeSource(page, 'int main() { return undeclared_name; }');
-    await setTest(page, 0, '', '');
-    await page.locator('#run').click();
-    assert.equal(await verdictOf(page), 'CE');
-    assert.ok(await page.locator('#compile').isVisible());
-    assert.match((await page.locator('#compile-output').textContent()) ?? '', /.undeclared_name. was not declared/u);
-    await screenshot(page, 'playground-compile-error');
-    assertClean(seen);
-    await page.context().close();
+    await withPage('/', async (page) => {
+      await write(page, 'cpp', 'int main() { return undeclared_name; }');
+      await setTest(page, 0, '', '');
+      await page.locator('#run').click();
+      assert.equal(await verdictOf(page), 'CE');
+      assert.ok(await page.locator('#compile').isVisible());
+      assert.match((await page.locator('#compile-output').textContent()) ?? '', /.undeclared_name. was not declared/u);
+      await screenshot(page, 'playground-compile-error');
+    });
   });
 
   it('playground: a program over its time limit shows TLE, overall and in its row', async () => {
-    const { page, seen } = await playground();
-    await page.locator('#language').selectOption('python3');
-    await typeSource(page, 'while True: pass');
-    await setTimeLimit(page, 500);
-    await setTest(page, 0, '', 'never\n');
-    await page.locator('#run').click();
-    assert.equal(await verdictOf(page), 'TLE');
-    assert.deepEqual(await rowVerdicts(page), ['TLE']);
-    assertClean(seen);
-    await page.context().close();
+    await withPage('/', async (page) => {
+      await write(page, 'python3', 'while True: pass');
+      await setTimeLimit(page, 500);
+      await setTest(page, 0, '', 'never\n');
+      await page.locator('#run').click();
+      assert.equal(await verdictOf(page), 'TLE');
+      assert.deepEqual(await rowVerdicts(page), ['TLE']);
+    });
   });
 
   it('playground: an error from the API is explained with its code and message (a limit above the ceiling)', async () => {
-    const { page, seen } = await playground();
-    await page.locator('#language').selectOption('python3');
-    await typeSource(page, 'print(1)');
-    await setTimeLimit(page, 60_000);
-    await page.locator('#run').click();
-    const error = page.locator('#error[data-code=LIMIT_ABOVE_CEILING]');
-    await error.waitFor();
-    const text = (await error.textContent()) ?? '';
-    assert.match(text, /above what this server allows/);
-    assert.match(text, /LIMIT_ABOVE_CEILING: limits\.timeMs 60000 is above the ceiling/);
-    assert.equal(await page.locator('#status').textContent(), 'Not judged.');
-    assertClean(seen);
-    await page.context().close();
+    await withPage('/', async (page) => {
+      await write(page, 'python3', 'print(1)');
+      await setTimeLimit(page, 60_000);
+      await page.locator('#run').click();
+      const error = page.locator('#error[data-code=LIMIT_ABOVE_CEILING]');
+      await error.waitFor();
+      const text = (await error.textContent()) ?? '';
+      assert.match(text, /above what this server allows/);
+      assert.match(text, /LIMIT_ABOVE_CEILING: limits\.timeMs 60000 is above the ceiling/);
+      assert.equal(await page.locator('#status').textContent(), 'Not judged.');
+    });
   });
 
   it('dashboard: refused without the admin key, in the browser and to scripts', async () => {
@@ -188,41 +193,39 @@ describe('web pages in a browser (playground, dashboard)', () => {
       assert.equal(wrong.status, 401, `${path}: ${describeReply(wrong)}`);
     }
 
-    const { page, seen } = await open('/admin');
-    assert.ok(await page.locator('#admin-key').isVisible(), 'the sign-in form');
-    assert.equal(await page.locator('#health').count(), 0, 'nothing of the dashboard shows');
-    await page.locator('#admin-key').fill('not-the-key');
-    const [refused] = await Promise.all([page.waitForResponse((response) => response.url().endsWith('/admin/login')), page.keyboard.press('Enter')]);
-    assert.equal(refused.status(), 401);
-    await page.locator('[role=alert]', { hasText: 'not the admin key' }).waitFor();
-    await screenshot(page, 'admin-refused');
-    const queues = await page.goto(`${base}/admin/queues`);
-    assert.equal(queues?.status(), 401, 'bull-board is behind the key too');
-    assertClean(seen);
-    await page.context().close();
+    await withPage('/admin', async (page) => {
+      assert.ok(await page.locator('#admin-key').isVisible(), 'the sign-in form');
+      assert.equal(await page.locator('#health').count(), 0, 'nothing of the dashboard shows');
+      await page.locator('#admin-key').fill('not-the-key');
+      const [refused] = await Promise.all([page.waitForResponse((response) => response.url().endsWith('/admin/login')), page.keyboard.press('Enter')]);
+      assert.equal(refused.status(), 401);
+      await page.locator('[role=alert]', { hasText: 'not the admin key' }).waitFor();
+      await screenshot(page, 'admin-refused');
+      const queues = await page.goto(`${base}/admin/queues`);
+      assert.equal(queues?.status(), 401, 'bull-board is behind the key too');
+    });
   });
 
   it('dashboard: with the admin key it lists a queued job, the worker and its slots, health and recent verdicts; bull-board lists the job too', async () => {
     const id = await submit(base, sleeper(20));
-    const { page, seen } = await open('/admin');
-    await page.locator('#admin-key').fill(ADMIN_KEY);
-    await page.keyboard.press('Enter');
-    await page.locator(`#jobs [data-job="${id}"]`).waitFor({ timeout: 20_000 });
-    const workers = await page.locator('#workers tbody tr').allTextContents();
-    assert.equal(workers.length, 1, workers.join('\n'));
-    assert.match(workers[0] ?? '', new RegExp(`\\d of ${SLOTS}`));
-    assert.equal(await page.locator('[data-health=redis] .ok').count(), 1, 'Redis healthy');
-    assert.equal(await page.locator('[data-health=sandbox] .ok').count(), 1, 'sandbox healthy (cellblock doctor)');
-    const byLanguage = await page.locator('#verdicts table').first().locator('tbody tr').allTextContents();
-    assert.ok(byLanguage.some((row) => row.startsWith('python3')), `the playground's runs: ${byLanguage.join(' | ')}`);
-    assert.ok(byLanguage.some((row) => row.startsWith('cpp')), `the playground's runs: ${byLanguage.join(' | ')}`);
-    await screenshot(page, 'admin');
+    await withPage('/admin', async (page) => {
+      await page.locator('#admin-key').fill(ADMIN_KEY);
+      await page.keyboard.press('Enter');
+      await page.locator(`#jobs [data-job="${id}"]`).waitFor({ timeout: 20_000 });
+      const workers = await page.locator('#workers tbody tr').allTextContents();
+      assert.equal(workers.length, 1, workers.join('\n'));
+      assert.match(workers[0] ?? '', new RegExp(`\\d of ${SLOTS}`));
+      assert.equal(await page.locator('[data-health=redis] .ok').count(), 1, 'Redis healthy');
+      assert.equal(await page.locator('[data-health=sandbox] .ok').count(), 1, 'sandbox healthy (cellblock doctor)');
+      const byLanguage = await page.locator('#verdicts table').first().locator('tbody tr').allTextContents();
+      assert.ok(byLanguage.some((row) => row.startsWith('python3')), `the playground's runs: ${byLanguage.join(' | ')}`);
+      assert.ok(byLanguage.some((row) => row.startsWith('cpp')), `the playground's runs: ${byLanguage.join(' | ')}`);
+      await screenshot(page, 'admin');
 
-    await page.goto(`${base}/admin/queues/queue/cellblock-submissions?status=latest`);
-    await page.getByText(id).first().waitFor({ timeout: 20_000 });
-    await screenshot(page, 'admin-queues');
-    assertClean(seen);
-    await page.context().close();
+      await page.goto(`${base}/admin/queues/queue/cellblock-submissions?status=latest`);
+      await page.getByText(id).first().waitFor({ timeout: 20_000 });
+      await screenshot(page, 'admin-queues');
+    });
     const cancelled = await call(base, 'DELETE', `/v1/submissions/${id}`);
     assert.equal(cancelled.status, 200, describeReply(cancelled));
   });

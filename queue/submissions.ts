@@ -69,6 +69,8 @@ export interface Submissions {
   submit(submission: Submission, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
   load(id: string): Promise<StoredSubmission | undefined>;
   loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined>;
+  // who sent it and in what language, without loading it
+  summary(id: string): Promise<{ tenant: string; language: string | null } | undefined>;
   view(tenant: string, id: string): Promise<SubmissionView | undefined>;
   activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
@@ -154,6 +156,8 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
         .multi()
         .hset(key.submission(id), {
           tenant: options.tenant,
+          // beside the submission, so listing it never reads the source and tests
+          language: submission.language,
           status: 'queued',
           submission: JSON.stringify(submission),
           ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
@@ -179,6 +183,11 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     },
 
     loadOwned,
+
+    async summary(id) {
+      const [tenant, language] = await redis.hmget(key.submission(id), 'tenant', 'language');
+      return tenant ? { tenant, language: language ?? null } : undefined;
+    },
 
     async recent() {
       const entries = await redis.lrange(key.recent, 0, -1);

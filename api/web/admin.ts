@@ -56,5 +56,9 @@ export function adminRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const webhooks = new Queue(QUEUE_WEBHOOKS, { connection: ctx.redis });
   app.get('/admin', (c) => c.html(dashboardPage()));
   app.get('/admin/api/overview', async (c) => c.json(await overview(ctx.redis, ctx.subs, [ctx.subs.queue, webhooks])));
-  mountBoard(app, '/admin/queues', [ctx.subs.queue, webhooks]);
+  // webhook deliveries may be retried or removed from the board; submissions only looked at
+  mountBoard(app, '/admin/queues', [
+    { queue: ctx.subs.queue, readOnly: true },
+    { queue: webhooks, readOnly: false },
+  ]);
 }

@@ -10,9 +10,16 @@ import { type OpenAPIHono } from '@hono/zod-openapi';
 
 const FOREIGN_FONTS = /<link[^>]*fonts\.googleapis\.com[^>]*>/g;
 
-export function mountBoard(app: OpenAPIHono, path: string, queues: Queue[]): void {
+// `readOnly` queues can be looked into but not changed: removing or promoting a
+// submission's job behind the queue's back would leave its state (in Redis
+// beside the job) waiting for a result that never comes.
+export function mountBoard(app: OpenAPIHono, path: string, queues: { queue: Queue; readOnly: boolean }[]): void {
   const adapter = new HonoAdapter(serveStatic).setBasePath(path);
-  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Cellblock queues' } } });
+  createBullBoard({
+    queues: queues.map(({ queue, readOnly }) => new BullMQAdapter(queue, { readOnlyMode: readOnly })),
+    serverAdapter: adapter,
+    options: { uiConfig: { boardTitle: 'Cellblock queues' } },
+  });
   const strip = async (c: { res: Response }, next: () => Promise<void>) => {
     await next();
     if (!c.res.headers.get('content-type')?.startsWith('text/html')) return;

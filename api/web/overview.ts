@@ -111,12 +111,12 @@ async function jobRows(subs: Submissions): Promise<JobRow[]> {
   for (const state of JOB_STATES) {
     for (const job of await subs.queue.getJobs([state], 0, JOBS_PER_STATE - 1)) {
       if (!job?.id) continue;
-      const stored = await subs.load(job.id);
+      const summary = await subs.summary(job.id);
       rows.push({
         id: job.id,
         state,
-        language: stored?.submission.language ?? null,
-        tenant: stored?.tenant ?? null,
+        language: summary?.language ?? null,
+        tenant: summary?.tenant ?? null,
         processedBy: job.processedBy ?? null,
         attemptsMade: job.attemptsMade,
         ageSeconds: Math.round((Date.now() - job.timestamp) / 1000),

@@ -2,11 +2,12 @@
 // Chromium), against a real API process, a real worker and a real redis-server:
 // a program typed into the editor is judged and its tests' rows arrive from the
 // event stream; a compile error and a TLE read as such; an API error is
-// explained; the dashboard refuses without the admin key and, with it, lists a
+// explained; with API keys on, the key typed in is sent; the dashboard refuses without the admin key and, with it, lists a
 // queued job, the worker's slots and recent verdicts. No page fetches anything
 // from another host.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Page } from 'playwright-core';
@@ -57,15 +58,15 @@ describe('web pages in a browser (playground, dashboard)', () => {
     await stopAll();
   });
 
-  // `body` on a page at `path` in a fresh context (no cookies), watched: it
+  // `body` on a page at `origin` + `path` in a fresh context (no cookies), watched: it
   // fetched nothing from another host and logged no error, then it is closed.
-  async function withPage(path: string, body: (page: Page) => Promise<void>): Promise<void> {
+  async function withPage(origin: string, path: string, body: (page: Page) => Promise<void>): Promise<void> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     try {
       const page = await context.newPage();
       page.setDefaultTimeout(30_000);
-      const seen = watch(page, base);
-      await page.goto(`${base}${path}`);
+      const seen = watch(page, origin);
+      await page.goto(`${origin}${path}`);
       if (path === '/') await page.locator('#run-form[data-ready=true]').waitFor();
       await body(page);
       assert.deepEqual(seen.foreign, [], 'requests to another host');
@@ -102,7 +103,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
   const rowVerdicts = (page: Page) => page.locator('#test-results tbody tr [data-verdict]').evaluateAll((cells) => cells.map((cell) => cell.getAttribute('data-verdict')));
 
   it('playground: a Python A+B typed in the editor, run with Ctrl+Enter, is AC with a row per test from the event stream', async () => {
-    await withPage('/', async (page) => {
+    await withPage(base, '/', async (page) => {
       const streams: string[] = [];
       page.on('request', (request) => {
         if (/\/v1\/submissions\/[^/]+\/events$/.test(request.url())) streams.push(request.url());
@@ -134,7 +135,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
   });
 
   it('playground: each test row shows its verdict as soon as it is judged, while the next test still runs', async () => {
-    await withPage('/', async (page) => {
+    await withPage(base, '/', async (page) => {
       await write(page, 'python3', 'import time\ntime.sleep(1.5)\nprint(input())\n');
       await setTest(page, 0, 'first\n', 'first\n');
       await page.locator('#add-test').click();
@@ -148,7 +149,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
   });
 
   it('playground: a compile error shows CE and the compiler message', async () => {
-    await withPage('/', async (page) => {
+    await withPage(base, '/', async (page) => {
       await write(page, 'cpp', 'int main() { return undeclared_name; }');
       await setTest(page, 0, '', '');
       await page.locator('#run').click();
@@ -160,7 +161,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
   });
 
   it('playground: a program over its time limit shows TLE, overall and in its row', async () => {
-    await withPage('/', async (page) => {
+    await withPage(base, '/', async (page) => {
       await write(page, 'python3', 'while True: pass');
       await setTimeLimit(page, 500);
       await setTest(page, 0, '', 'never\n');
@@ -171,7 +172,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
   });
 
   it('playground: an error from the API is explained with its code and message (a limit above the ceiling)', async () => {
-    await withPage('/', async (page) => {
+    await withPage(base, '/', async (page) => {
       await write(page, 'python3', 'print(1)');
       await setTimeLimit(page, 60_000);
       await page.locator('#run').click();
@@ -193,7 +194,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
       assert.equal(wrong.status, 401, `${path}: ${describeReply(wrong)}`);
     }
 
-    await withPage('/admin', async (page) => {
+    await withPage(base, '/admin', async (page) => {
       assert.ok(await page.locator('#admin-key').isVisible(), 'the sign-in form');
       assert.equal(await page.locator('#health').count(), 0, 'nothing of the dashboard shows');
       await page.locator('#admin-key').fill('not-the-key');
@@ -208,7 +209,7 @@ describe('web pages in a browser (playground, dashboard)', () => {
 
   it('dashboard: with the admin key it lists a queued job, the worker and its slots, health and recent verdicts; bull-board lists the job too', async () => {
     const id = await submit(base, sleeper(20));
-    await withPage('/admin', async (page) => {
+    await withPage(base, '/admin', async (page) => {
       await page.locator('#admin-key').fill(ADMIN_KEY);
       await page.keyboard.press('Enter');
       await page.locator(`#jobs [data-job="${id}"]`).waitFor({ timeout: 20_000 });
@@ -228,6 +229,29 @@ describe('web pages in a browser (playground, dashboard)', () => {
     });
     const cancelled = await call(base, 'DELETE', `/v1/submissions/${id}`);
     assert.equal(cancelled.status, 200, describeReply(cancelled));
+  });
+
+  it('playground with API keys on: refused without a key (explained), judged with the key typed in', async () => {
+    const apiKey = uniqueToken('teacher-key');
+    const configFile = join(tempDir(), 'config.json');
+    writeFileSync(configFile, JSON.stringify({ openMode: false, apiKeys: [{ name: 'teacher', sha256: createHash('sha256').update(apiKey).digest('hex') }] }));
+    const keyed = await startHttp('api', [], env({ CELLBLOCK_CONFIG: configFile }), 'api-with-keys');
+    await withPage(keyed.url, '/', async (page) => {
+      await write(page, 'python3', 'print(input())');
+      await setTest(page, 0, 'hi\n', 'hi\n');
+      await page.locator('#run').click();
+      await page.locator('#error[data-code=UNAUTHORIZED]', { hasText: 'needs a valid API key' }).waitFor();
+
+      // the key goes in by keyboard: Tab leaves the editor for the settings
+      await page.locator('.cm-content').focus();
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Limits, checker and API key');
+      await page.keyboard.press('Enter');
+      await page.locator('#api-key').fill(apiKey);
+      await page.keyboard.press('Control+Enter');
+      assert.equal(await verdictOf(page), 'AC');
+      assert.equal(await page.locator('#error').isVisible(), false, 'the error is gone');
+    });
   });
 
   it('the playground can be turned off, and without an admin key the dashboard is closed', async () => {

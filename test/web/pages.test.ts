@@ -2,9 +2,9 @@
 // Chromium), against a real API process, a real worker and a real redis-server:
 // a program typed into the editor is judged and its tests' rows arrive from the
 // event stream; a compile error and a TLE read as such; an API error is
-// explained; with API keys on, the key typed in is sent; the dashboard refuses without the admin key and, with it, lists a
-// queued job, the worker's slots and recent verdicts. No page fetches anything
-// from another host.
+// explained; with API keys on, the key typed in is sent; the dashboard refuses
+// without the admin key and, with it, lists a queued job, the worker's slots and
+// recent verdicts. No page fetches anything from another host.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

@@ -20,15 +20,15 @@ const SESSION_SECONDS = 12 * 3600;
 
 export function adminRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   const expected = ctx.config.adminKeySha256;
-  const admitted = (presented: string | undefined) => expected !== undefined && presented !== undefined && keyMatches(expected, presented);
+  const admitted = (presented: string | undefined) => expected !== undefined && !!presented && keyMatches(expected, presented);
   const signedIn = (c: Context) => admitted(keyFrom((name) => c.req.header(name)) ?? getCookie(c, COOKIE));
   const closed = expected === undefined ? 'The dashboard is closed: no admin key is configured (adminKeySha256).' : '';
 
   app.post('/admin/login', async (c) => {
     const form = await c.req.parseBody();
-    const key = typeof form.key === 'string' ? form.key : undefined;
+    const key = typeof form.key === 'string' ? form.key : '';
     if (!admitted(key)) return c.html(loginPage(closed || 'That is not the admin key.'), 401);
-    setCookie(c, COOKIE, key as string, {
+    setCookie(c, COOKIE, key, {
       path: '/admin',
       httpOnly: true,
       sameSite: 'Strict',
@@ -50,8 +50,7 @@ export function adminRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     }
     throw new ApiError('UNAUTHORIZED', closed || 'the admin key is required (sign in at /admin, or Authorization: Bearer <admin key>)');
   };
-  app.use('/admin', guard);
-  app.use('/admin/*', guard);
+  app.use('/admin/*', guard); // /admin too
 
   const webhooks = new Queue(QUEUE_WEBHOOKS, { connection: ctx.redis });
   app.get('/admin', (c) => c.html(dashboardPage()));

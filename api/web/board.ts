@@ -26,7 +26,6 @@ export function mountBoard(app: OpenAPIHono, path: string, queues: { queue: Queu
     const page = (await c.res.text()).replace(FOREIGN_FONTS, '');
     c.res = new Response(page, { status: c.res.status, headers: c.res.headers });
   };
-  app.use(path, strip);
-  app.use(`${path}/*`, strip);
+  app.use(`${path}/*`, strip); // the board's page too
   app.route(path, adapter.registerPlugin());
 }

@@ -28,7 +28,7 @@ const headers = secureHeaders({
 });
 
 export function webRoutes(app: OpenAPIHono, ctx: ApiContext): void {
-  for (const path of ['/', '/assets/*', '/admin', '/admin/*']) app.use(path, headers);
+  for (const path of ['/', '/assets/*', '/admin/*']) app.use(path, headers); // /admin/* covers /admin
   const { missing } = assetRoutes(app);
   if (missing.length > 0) ctx.log.warn({ missing }, 'web assets not built (npm run build): the pages will not work');
   if (ctx.config.playground) app.get('/', (c) => c.html(playgroundPage()));

@@ -69,6 +69,10 @@ export const playgroundPage = () =>
           <p id="status" role="status" aria-live="polite">Write a program, give it tests, and run it.</p>
           <div id="error" role="alert" class="error" hidden></div>
           <div id="summary" class="summary" hidden></div>
+          <section id="compile" hidden aria-labelledby="compile-heading">
+            <h3 id="compile-heading">Compiler output</h3>
+            <pre id="compile-output" tabindex="0"></pre>
+          </section>
           <div class="table-wrap">
             <table id="test-results" hidden>
               <caption class="visually-hidden">Tests</caption>
@@ -76,10 +80,6 @@ export const playgroundPage = () =>
               <tbody></tbody>
             </table>
           </div>
-          <section id="compile" hidden aria-labelledby="compile-heading">
-            <h3 id="compile-heading">Compiler output</h3>
-            <pre id="compile-output" tabindex="0"></pre>
-          </section>
         </section>
       </main>`,
   );

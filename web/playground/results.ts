@@ -89,8 +89,9 @@ export function results(): Results {
           {},
           badge(view.verdict),
           ` · score ${view.score ?? 0} of ${view.maxScore ?? 100}`,
-          view.maxCpuMs !== undefined && ` · slowest test ${formatMs(view.maxCpuMs)}`,
-          view.maxMemoryKb !== undefined && ` · peak memory ${formatKb(view.maxMemoryKb)}`,
+          // a program that never ran has no time or memory to tell
+          view.verdict !== 'CE' && view.maxCpuMs !== undefined && ` · slowest test ${formatMs(view.maxCpuMs)}`,
+          view.verdict !== 'CE' && view.maxMemoryKb !== undefined && ` · peak memory ${formatKb(view.maxMemoryKb)}`,
         ),
         el('p', { class: 'error' }, view.error ?? ''),
       );

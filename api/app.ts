@@ -13,6 +13,7 @@ import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
 import { problemRoutes } from './problems.js';
 import { submissionRoutes } from './submissions.js';
+import { webRoutes } from './web/index.js';
 
 // ioredis errors meaning Redis is out of reach: answer 503, not 500.
 const redisDown = (error: unknown): boolean =>
@@ -70,6 +71,7 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   pistonRoutes(app, ctx);
   jobeRoutes(app, ctx);
   problemRoutes(app, ctx);
+  webRoutes(app, ctx);
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.get('/readyz', async (c) => {

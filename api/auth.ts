@@ -18,15 +18,17 @@ export interface Tenant {
 
 const OPEN_TENANT = { name: 'open', ratePerMinute: 100_000, maxActive: 10_000 };
 
-function keyFrom(header: (name: string) => string | undefined): string | undefined {
+export function keyFrom(header: (name: string) => string | undefined): string | undefined {
   const bearer = /^Bearer\s+(.+)$/i.exec(header('authorization') ?? '')?.[1];
   return bearer ?? header('x-api-key');
 }
 
-function matchKey(keys: ApiKey[], presented: string): ApiKey | undefined {
-  const digest = createHash('sha256').update(presented).digest();
-  return keys.find((key) => timingSafeEqual(Buffer.from(key.sha256, 'hex'), digest));
+// Whether `presented` hashes to `sha256` (hex), compared in constant time.
+export function keyMatches(sha256: string, presented: string): boolean {
+  return timingSafeEqual(Buffer.from(sha256, 'hex'), createHash('sha256').update(presented).digest());
 }
+
+const matchKey = (keys: ApiKey[], presented: string): ApiKey | undefined => keys.find((key) => keyMatches(key.sha256, presented));
 
 export function tenantOf(config: Config, header: (name: string) => string | undefined): Tenant {
   const presented = keyFrom(header);

@@ -1,41 +1,11 @@
-// cellblock doctor: which kernel features are present, which cgroup version is in
-// use, what would fall back, and a live launch through every layer.
-import { hostChecks, probe } from '../sandbox/host.js';
-import { run } from '../sandbox/run.js';
+// cellblock doctor: prints sandbox/doctor.ts's report, for people or as JSON.
+import { doctorReport, healthy as isHealthy } from '../sandbox/doctor.js';
 
-export interface DoctorReport {
-  kernel: string;
-  cgroupVersion: string;
-  landlockAbi: number;
-  uidBase: number;
-  checks: { name: string; ok: boolean; detail: string; fallback: string }[];
-  launch: { ok: boolean; detail: string };
-}
-
-async function liveLaunch(): Promise<DoctorReport['launch']> {
-  try {
-    const result = await run({ argv: ['/bin/true'] }, { allowWeaker: true });
-    return { ok: result.status === 'ok', detail: result.error?.message ?? `${result.status} in ${result.wallMs.toFixed(1)} ms` };
-  } catch (error) {
-    return { ok: false, detail: error instanceof Error ? error.message : String(error) };
-  }
-}
-
-export async function doctorReport(): Promise<DoctorReport> {
-  const p = probe();
-  return {
-    kernel: p.kernel,
-    cgroupVersion: p.cgroupVersion,
-    landlockAbi: p.landlockAbi,
-    uidBase: p.uidBase,
-    checks: hostChecks(),
-    launch: await liveLaunch(),
-  };
-}
+export { type DoctorReport } from '../sandbox/doctor.js';
 
 export async function doctorCommand(args: string[]): Promise<number> {
   const report = await doctorReport();
-  const healthy = report.checks.every((check) => check.ok) && report.launch.ok;
+  const healthy = isHealthy(report);
   if (args.includes('--json')) {
     process.stdout.write(`${JSON.stringify({ healthy, ...report })}\n`);
     return healthy ? 0 : 1;

@@ -51,6 +51,10 @@ export const Config = z
     // no keys needed; default: on when bound to loopback only
     openMode: z.boolean().optional(),
     apiKeys: z.array(ApiKey).default([]),
+    // SHA-256 of the operator's key to /admin, hex; absent: the dashboard is closed
+    adminKeySha256: z.string().regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the admin key, lowercase hex').optional(),
+    // the playground page at /
+    playground: z.boolean().default(true),
     ceilings: Ceilings.prefault({}),
     // signs webhook bodies; absent: a random one kept in dataDir
     webhookSecret: z.string().min(16).optional(),
@@ -74,6 +78,8 @@ const ENV: Record<string, keyof ConfigInput> = {
   CELLBLOCK_BODY_MAX_BYTES: 'bodyMaxBytes',
   CELLBLOCK_RESULT_TTL_SECONDS: 'resultTtlSeconds',
   CELLBLOCK_OPEN_MODE: 'openMode',
+  CELLBLOCK_ADMIN_KEY_SHA256: 'adminKeySha256',
+  CELLBLOCK_PLAYGROUND: 'playground',
   CELLBLOCK_WEBHOOK_SECRET: 'webhookSecret',
   CELLBLOCK_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   CELLBLOCK_LOG_LEVEL: 'logLevel',
@@ -98,7 +104,7 @@ export function loadConfig(overrides: Partial<Record<keyof ConfigInput, unknown>
   const fromEnv: Record<string, unknown> = {};
   for (const [variable, key] of Object.entries(ENV)) {
     const value = env[variable];
-    if (value !== undefined && value !== '') fromEnv[key] = key === 'pinCpus' || key === 'openMode' ? booleanText(value) : value;
+    if (value !== undefined && value !== '') fromEnv[key] = key === 'pinCpus' || key === 'openMode' || key === 'playground' ? booleanText(value) : value;
   }
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
   const parsed = Config.safeParse({ ...file, ...fromEnv, ...defined });

@@ -2,7 +2,7 @@
 // state of a submission, and the events a submission emits. One schema each,
 // validated on both sides.
 import { z } from 'zod';
-import { SubmissionResult, TestResult } from '../judge/schema.js';
+import { SubmissionResult, TestResult, Verdict } from '../judge/schema.js';
 
 export const QUEUE_SUBMISSIONS = 'cellblock-submissions';
 export const QUEUE_WEBHOOKS = 'cellblock-webhooks';
@@ -17,6 +17,17 @@ export const SubmissionView = SubmissionResult.partial().extend({
   status: SubmissionState,
 });
 export type SubmissionView = z.infer<typeof SubmissionView>;
+
+// A finished submission as the operator's dashboard lists it (no source, no result).
+export const RecentSubmission = z.object({
+  id: z.string(),
+  tenant: z.string(),
+  language: z.string(),
+  status: SubmissionState.extract(['done', 'cancelled']),
+  verdict: Verdict.nullable(),
+  at: z.number(),
+});
+export type RecentSubmission = z.infer<typeof RecentSubmission>;
 
 export const SubmissionJob = z.object({ id: z.string().min(16).max(64) });
 export type SubmissionJob = z.infer<typeof SubmissionJob>;

@@ -7,6 +7,7 @@ import { type Redis } from 'ioredis';
 import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import {
   QUEUE_SUBMISSIONS,
+  RecentSubmission,
   type SubmissionEvent,
   SubmissionEvent as SubmissionEventSchema,
   type SubmissionJob,
@@ -19,7 +20,10 @@ const key = {
   idempotency: (tenant: string, idempotencyKey: string) => `cellblock:idempotency:${tenant}:${idempotencyKey}`,
   active: (tenant: string) => `cellblock:active:${tenant}`,
   events: (id: string) => `cellblock:events:${id}`,
+  recent: 'cellblock:recent',
 };
+// how many finished submissions the operator's dashboard looks back over
+const RECENT_MAX = 500;
 export const CANCEL_CHANNEL = 'cellblock:cancel';
 const EVENTS_PATTERN = 'cellblock:events:*';
 
@@ -49,6 +53,8 @@ if not status or status == 'done' or status == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'finishedAt', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('DECR', KEYS[2])
+redis.call('LPUSH', KEYS[3], ARGV[5])
+redis.call('LTRIM', KEYS[3], 0, ARGV[6] - 1)
 return 1`;
 
 const MARK_RUNNING = `
@@ -63,12 +69,16 @@ export interface Submissions {
   submit(submission: Submission, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
   load(id: string): Promise<StoredSubmission | undefined>;
   loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined>;
+  // who sent it and in what language, without loading it
+  summary(id: string): Promise<{ tenant: string; language: string | null } | undefined>;
   view(tenant: string, id: string): Promise<SubmissionView | undefined>;
   activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
   finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean>;
   cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
   publish(id: string, event: SubmissionEvent): Promise<void>;
+  // the last submissions finished, newest first
+  recent(): Promise<RecentSubmission[]>;
   queue: Queue<SubmissionJob>;
 }
 
@@ -110,13 +120,16 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     const written =
       (await redis.eval(
         FINISH,
-        2,
+        3,
         key.submission(id),
         key.active(stored.tenant),
+        key.recent,
         status,
         result ? JSON.stringify(result) : '',
         String(Date.now()),
         String(resultTtlSeconds),
+        JSON.stringify({ id, tenant: stored.tenant, language: stored.submission.language, status, verdict: result?.verdict ?? null, at: Date.now() } satisfies RecentSubmission),
+        String(RECENT_MAX),
       )) === 1;
     if (written) await publish(id, { type: 'done', submission: { ...(result ?? {}), id, status } });
     return written;
@@ -143,6 +156,8 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
         .multi()
         .hset(key.submission(id), {
           tenant: options.tenant,
+          // beside the submission, so listing it never reads the source and tests
+          language: submission.language,
           status: 'queued',
           submission: JSON.stringify(submission),
           ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
@@ -168,6 +183,19 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     },
 
     loadOwned,
+
+    async summary(id) {
+      const [tenant, language] = await redis.hmget(key.submission(id), 'tenant', 'language');
+      return tenant ? { tenant, language: language ?? null } : undefined;
+    },
+
+    async recent() {
+      const entries = await redis.lrange(key.recent, 0, -1);
+      return entries.flatMap((entry) => {
+        const parsed = RecentSubmission.safeParse(JSON.parse(entry));
+        return parsed.success ? [parsed.data] : [];
+      });
+    },
 
     async view(tenant, id) {
       const stored = await loadOwned(tenant, id);

@@ -11,6 +11,7 @@ import { metrics } from '../queue/metrics.js';
 import { SubmissionJob } from '../queue/schema.js';
 import { CANCEL_CHANNEL, type Submissions } from '../queue/submissions.js';
 import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
+import { workerName } from '../queue/workers.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { type ContentStore } from '../store/content.js';
 import { enqueueDelivery, startDeliveries, webhookQueue } from './webhooks.js';
@@ -126,7 +127,7 @@ export function startWorker(
         cpus.give(cpu);
       }
     },
-    { connection, concurrency: settings.slots, lockDuration: LOCK_MS, stalledInterval: STALLED_CHECK_MS, maxStalledCount: 3 },
+    { connection, name: workerName(settings.slots), concurrency: settings.slots, lockDuration: LOCK_MS, stalledInterval: STALLED_CHECK_MS, maxStalledCount: 3 },
   );
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
 

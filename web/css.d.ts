@@ -1,0 +1,2 @@
+// CSS imported for esbuild to bundle beside the script.
+declare module '*.css';

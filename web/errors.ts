@@ -15,6 +15,8 @@ const EXPLAINED: Record<FailureCode, string> = {
   LANGUAGE_UNAVAILABLE: "That language's toolchain is not installed on this server.",
   TEST_SET_NOT_FOUND: 'The test set named is not stored on this server.',
   BATCH_TOO_LARGE: 'Too many submissions in one batch.',
+  INVALID_PACKAGE: 'The problem package is malformed or incomplete.',
+  PROBLEM_NOT_FOUND: 'The problem named is not stored on this server.',
   NOT_FOUND: 'The submission is gone: it expired, or it belongs to another key.',
   SERVICE_UNAVAILABLE: 'The service is unavailable for now (its Redis cannot be reached).',
   INTERNAL: 'The server failed on its side; the submission is not to blame.',

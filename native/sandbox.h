@@ -102,6 +102,10 @@ struct Plan {
   std::vector<std::string> proc_masked_files;  // /dev/null bound over these
   std::vector<std::string> proc_masked_dirs;   // an empty read-only tmpfs over these
   std::vector<Bind> dev_binds;                 // host device nodes
+  // An image or a prepared root: overlayfs options stacking the host dirs it is
+  // made of under the staging tmpfs (see mount.cc); empty: the root is the tmpfs
+  // with host binds.
+  std::string root_overlay;
   uid_t program_host_uid = 0;                  // owns the work dir and copied files
   gid_t program_host_gid = 0;
 

@@ -155,8 +155,14 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, JobResult& res
       return fail(result, "INVALID_SPEC", "stdout fd: not a pipe or a regular file");
     plan.stdout_fd = spec.stdout_fd;
   }
+  if (spec.stderr_given) {
+    struct stat info;
+    if (spec.stderr_fd < 0 || fstat(spec.stderr_fd, &info) != 0 || !S_ISFIFO(info.st_mode))
+      return fail(result, "INVALID_SPEC", "stderr fd: not a pipe");
+    plan.stderr_fd = spec.stderr_fd;
+  }
   if ((!stdout_given && !make_pipe(res.out_read, plan.stdout_fd, true, res)) ||
-      !make_pipe(res.err_read, plan.stderr_fd, true, res) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
+      (!spec.stderr_given && !make_pipe(res.err_read, plan.stderr_fd, true, res)) || !make_pipe(res.error_read, plan.error_fd, true, res) ||
       !make_pipe(res.status_read, plan.status_fd, true, res) ||
       (!spec.collect.empty() && !make_pipe(res.release_write, plan.release_fd, false, res)) ||
       !make_pipe(res.lifeline_write, plan.lifeline_fd, false, res) ||
@@ -260,7 +266,7 @@ void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& res
   if (watch.reported || read(res.status_read, &watch.report, sizeof watch.report) != sizeof watch.report) return;
   watch.reported = true;
   if (res.release_write < 0) return;
-  collect_files(init, spec.collect, spec.collect_bytes, result.files, result.refused);
+  collect_files(init, spec.collect, spec.collect_bytes, spec.collect_files, result.files, result.refused);
   close(res.release_write);
   res.release_write = -1;
 }
@@ -400,6 +406,7 @@ JobResult run_job(const JobSpec& spec) {
   // Pipe ends handed over by the caller are ours to close, whatever happens.
   if (spec.stdin_kind == StdinKind::Fd) res.child_ends.push_back(spec.stdin_fd);
   if (spec.stdout_given && spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
+  if (spec.stderr_given && spec.stderr_fd >= 0) res.child_ends.push_back(spec.stderr_fd);
   if (!prepare(spec, plan, res, result)) return result;
   double started = now_ms();
   pid_t init = clone_init(plan, res);

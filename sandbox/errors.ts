@@ -14,6 +14,8 @@ export const ErrorCode = z.enum([
   'UNKNOWN_LANGUAGE', // no profile has this id
   'LANGUAGE_UNAVAILABLE', // the profile exists, its toolchain is not on this host
   'TEST_SET_NOT_FOUND', // no stored test set has this hash
+  'IMAGE_NOT_FOUND', // no imported image has this digest
+  'IMAGE_INVALID', // an image tarball cannot be imported (format, digests, layers)
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -10,6 +10,7 @@ import { type ApiContext } from './context.js';
 import { ApiError, fromEngine } from './errors.js';
 import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
+import { runRoutes } from './runs.js';
 import { submissionRoutes } from './submissions.js';
 
 // ioredis errors meaning Redis is out of reach: answer 503, not 500.
@@ -64,6 +65,7 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   submissionRoutes(app, ctx);
+  runRoutes(app, ctx);
   judge0Routes(app, ctx);
   pistonRoutes(app, ctx);
 

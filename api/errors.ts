@@ -14,6 +14,8 @@ export const ApiErrorCode = z.enum([
   'UNKNOWN_LANGUAGE',
   'LANGUAGE_UNAVAILABLE',
   'TEST_SET_NOT_FOUND',
+  'IMAGE_NOT_FOUND',
+  'FILE_NOT_FOUND',
   'BATCH_TOO_LARGE',
   'NOT_FOUND',
   'SERVICE_UNAVAILABLE',
@@ -34,6 +36,8 @@ const STATUS: Record<ApiErrorCode, 400 | 401 | 404 | 413 | 422 | 429 | 500 | 503
   UNKNOWN_LANGUAGE: 422,
   LANGUAGE_UNAVAILABLE: 422,
   TEST_SET_NOT_FOUND: 422,
+  IMAGE_NOT_FOUND: 422,
+  FILE_NOT_FOUND: 422,
   BATCH_TOO_LARGE: 413,
   NOT_FOUND: 404,
   SERVICE_UNAVAILABLE: 503,
@@ -54,7 +58,7 @@ export class ApiError extends Error {
 
 // The engine's codes a request can cause.
 export function fromEngine(code: ErrorCode, message: string): ApiError {
-  if (code === 'UNKNOWN_LANGUAGE' || code === 'LANGUAGE_UNAVAILABLE' || code === 'TEST_SET_NOT_FOUND') {
+  if (code === 'UNKNOWN_LANGUAGE' || code === 'LANGUAGE_UNAVAILABLE' || code === 'TEST_SET_NOT_FOUND' || code === 'IMAGE_NOT_FOUND') {
     return new ApiError(code, message);
   }
   if (code === 'INVALID_SPEC') return new ApiError('INVALID_REQUEST', message);

@@ -1,17 +1,17 @@
 // /v1 routes: submissions (one, a batch, wait, events, cancel), languages and
 // test sets. Bodies are validated with the engine's own schemas.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { getTestSet, putTestSet } from '../judge/test-sets.js';
 import { defaultWallMs } from '../judge/test-run.js';
 import { Submission, TestCase } from '../judge/schema.js';
 import { loadLanguages } from '../profiles/languages.js';
-import { type SubmissionEvent, SubmissionView } from '../queue/schema.js';
+import { SubmissionView } from '../queue/schema.js';
 import { waitForFinal } from '../queue/submissions.js';
 import { checkRate, type Tenant, tenantOf } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
+import { streamEvents } from './events.js';
 
 export const SubmissionRequest = z.intersection(
   Submission,
@@ -25,8 +25,8 @@ export const SubmissionRequest = z.intersection(
 export type SubmissionRequest = z.infer<typeof SubmissionRequest>;
 
 const Accepted = z.object({ id: z.string(), status: z.literal('queued') });
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ApiErrorBody } } });
-const errors = {
+export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ApiErrorBody } } });
+export const errors = {
   400: errorResponse('Malformed request'),
   401: errorResponse('Missing or unknown API key'),
   413: errorResponse('Body or batch too large'),
@@ -86,7 +86,7 @@ async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest,
   });
 }
 
-async function tenantFor(ctx: ApiContext, header: (name: string) => string | undefined): Promise<Tenant> {
+export async function tenantFor(ctx: ApiContext, header: (name: string) => string | undefined): Promise<Tenant> {
   const tenant = tenantOf(ctx.config, header);
   await checkRate(ctx.redis, tenant);
   return tenant;
@@ -189,58 +189,11 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   );
 
   // Server-sent events: "state" first, then "status", "test" (one per test as it
-  // is judged) and "done"; the stream ends after "done", when the client goes,
-  // or at shutdown.
+  // is judged) and "done".
   app.get('/v1/submissions/:id/events', async (c) => {
     const tenant = await tenantFor(ctx, (name) => c.req.header(name));
     const id = c.req.param('id');
-    // listen before reading the state, so no event lands in between unseen
-    const queued: SubmissionEvent[] = [];
-    let wake = () => {};
-    const unlisten = ctx.hub.listen(id, (event) => {
-      queued.push(event);
-      wake();
-    });
-    const first = await ctx.subs.view(tenant.name, id).catch((error: unknown) => {
-      unlisten();
-      throw error;
-    });
-    if (!first) {
-      unlisten();
-      throw new ApiError('NOT_FOUND', 'no such submission');
-    }
-    return streamSSE(c, async (stream) => {
-      let finished = first.status === 'done' || first.status === 'cancelled';
-      const end = () => {
-        finished = true;
-        wake();
-      };
-      ctx.streams.add(end);
-      stream.onAbort(end);
-      try {
-        await stream.writeSSE({ event: 'state', data: JSON.stringify(first) });
-        while (!finished || queued.length > 0) {
-          const event = queued.shift();
-          if (event) {
-            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
-            if (event.type === 'done') finished = true;
-            continue;
-          }
-          // wait for an event, the end, or 15 s (then a ping keeps proxies open)
-          const pinged = await new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(true), 15_000);
-            wake = () => {
-              clearTimeout(timer);
-              resolve(false);
-            };
-          });
-          if (pinged && !finished) await stream.writeSSE({ event: 'ping', data: '{}' });
-        }
-      } finally {
-        unlisten();
-        ctx.streams.delete(end);
-      }
-    });
+    return streamEvents(c, ctx, id, () => ctx.subs.view(tenant.name, id), 'submission');
   });
 
   app.openapi(

@@ -18,6 +18,32 @@ export const CeilingOverrides = CeilingFields.partial();
 export const Ceilings = CeilingOverrides.transform((given) => ({ ...DEFAULT_CEILINGS, ...given }));
 export type Ceilings = z.output<typeof Ceilings>;
 
+// What a run (POST /v1/runs) may ask for: CI plug-ins may need minutes.
+const RunCeilingFields = z.object({
+  cpuMs: z.number().int().min(1).max(600_000),
+  wallMs: z.number().int().min(1).max(3_600_000),
+  memoryKb: z.number().int().min(4_096).max(64 * 1024 * 1024),
+  pids: z.number().int().min(1).max(4_096),
+  outputKb: z.number().int().min(1).max(1024 * 1024),
+  diskKb: z.number().int().min(64).max(16 * 1024 * 1024),
+  inodes: z.number().int().min(16).max(1_000_000),
+  collectKb: z.number().int().min(1).max(16 * 1024 * 1024),
+  collectFiles: z.number().int().min(1).max(100_000),
+});
+const DEFAULT_RUN_CEILINGS: z.infer<typeof RunCeilingFields> = {
+  cpuMs: 120_000,
+  wallMs: 600_000,
+  memoryKb: 1_048_576,
+  pids: 256,
+  outputKb: 16_384,
+  diskKb: 262_144,
+  inodes: 65_536,
+  collectKb: 65_536,
+  collectFiles: 1_000,
+};
+export const RunCeilings = RunCeilingFields.partial().transform((given) => ({ ...DEFAULT_RUN_CEILINGS, ...given }));
+export type RunCeilings = z.output<typeof RunCeilings>;
+
 export const ApiKey = z.object({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name: letters, digits, _ . -'),
   // SHA-256 of the key, hex: keys themselves are never stored
@@ -50,6 +76,7 @@ export const Config = z
     openMode: z.boolean().optional(),
     apiKeys: z.array(ApiKey).default([]),
     ceilings: Ceilings.prefault({}),
+    runCeilings: RunCeilings.prefault({}),
     // signs webhook bodies; absent: a random one kept in dataDir
     webhookSecret: z.string().min(16).optional(),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),

@@ -1,21 +1,22 @@
-// Submissions in Redis, shared by the API and the workers: accepting one (state
-// first, then the job, so an accepted submission always has both), reading it,
-// cancelling it, writing its result exactly once, and its events on pub/sub.
+// Submissions (and runs, the same way: jobStore) in Redis, shared by the API and
+// the workers: accepting one (state first, then the job, so an accepted one
+// always has both), reading it, cancelling it, writing its result exactly once,
+// and its events on pub/sub.
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import {
+  type JobEvent,
+  JobEvent as JobEventSchema,
   QUEUE_SUBMISSIONS,
-  type SubmissionEvent,
-  SubmissionEvent as SubmissionEventSchema,
   type SubmissionJob,
   type SubmissionState,
   type SubmissionView,
 } from './schema.js';
 
 const key = {
-  submission: (id: string) => `cellblock:submission:${id}`,
+  record: (kind: string, id: string) => `cellblock:${kind}:${id}`,
   idempotency: (tenant: string, idempotencyKey: string) => `cellblock:idempotency:${tenant}:${idempotencyKey}`,
   active: (tenant: string) => `cellblock:active:${tenant}`,
   events: (id: string) => `cellblock:events:${id}`,
@@ -30,16 +31,18 @@ export interface SubmitOptions {
   priority?: number;
 }
 
-export interface StoredSubmission {
+// `submission`: what was submitted (a Submission, or a run's job)
+export interface Stored<S, R> {
   id: string;
   tenant: string;
   status: SubmissionState;
-  submission: Submission;
+  submission: S;
   callbackUrl?: string;
-  result?: SubmissionResult;
+  result?: R;
   createdAt: number;
   finishedAt?: number;
 }
+export type StoredSubmission = Stored<Submission, SubmissionResult>;
 
 // Moves a submission to a final state only once: a second worker finishing a
 // stalled job, or a cancel racing the result, changes nothing.
@@ -59,17 +62,27 @@ return 1`;
 
 export const newId = (): string => randomBytes(18).toString('base64url');
 
-export interface Submissions {
-  submit(submission: Submission, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
-  load(id: string): Promise<StoredSubmission | undefined>;
-  loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined>;
-  view(tenant: string, id: string): Promise<SubmissionView | undefined>;
+export interface JobStore<S, R, V> {
+  submit(submission: S, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
+  load(id: string): Promise<Stored<S, R> | undefined>;
+  loadOwned(tenant: string, id: string): Promise<Stored<S, R> | undefined>;
+  view(tenant: string, id: string): Promise<V | undefined>;
   activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
-  finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean>;
+  finish(id: string, status: 'done' | 'cancelled', result?: R): Promise<boolean>;
   cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
-  publish(id: string, event: SubmissionEvent): Promise<void>;
+  publish(id: string, event: JobEvent): Promise<void>;
   queue: Queue<SubmissionJob>;
+}
+export type Submissions = JobStore<Submission, SubmissionResult, SubmissionView>;
+
+// What differs between submissions and runs: their Redis key and BullMQ job
+// names, their view, and the "done" event.
+export interface JobKind<S, R, V> {
+  name: 'submission' | 'run';
+  jobName: 'judge' | 'run';
+  view(stored: Stored<S, R>): V;
+  done(view: V): JobEvent;
 }
 
 export function toView(stored: StoredSubmission): SubmissionView {
@@ -78,47 +91,59 @@ export function toView(stored: StoredSubmission): SubmissionView {
 
 export function submissions(redis: Redis, resultTtlSeconds: number): Submissions {
   const queue = new Queue<SubmissionJob>(QUEUE_SUBMISSIONS, { connection: redis });
+  return jobStore(redis, resultTtlSeconds, queue, {
+    name: 'submission',
+    jobName: 'judge',
+    view: toView,
+    done: (view) => ({ type: 'done', submission: view }),
+  });
+}
 
-  async function load(id: string): Promise<StoredSubmission | undefined> {
-    const fields = await redis.hgetall(key.submission(id));
+// Both kinds share one queue (so one worker's slots bound all its sandboxes),
+// one active count per tenant, the events channels and the cancel channel.
+export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue: Queue<SubmissionJob>, kind: JobKind<S, R, V>): JobStore<S, R, V> {
+  const recordKey = (id: string) => key.record(kind.name, id);
+
+  async function load(id: string): Promise<Stored<S, R> | undefined> {
+    const fields = await redis.hgetall(recordKey(id));
     if (!fields.status || !fields.submission || !fields.tenant) return undefined;
     return {
       id,
       tenant: fields.tenant,
       status: fields.status as SubmissionState,
-      submission: JSON.parse(fields.submission) as Submission,
+      submission: JSON.parse(fields.submission) as S,
       ...(fields.callbackUrl ? { callbackUrl: fields.callbackUrl } : {}),
-      ...(fields.result ? { result: JSON.parse(fields.result) as SubmissionResult } : {}),
+      ...(fields.result ? { result: JSON.parse(fields.result) as R } : {}),
       createdAt: Number(fields.createdAt),
       ...(fields.finishedAt ? { finishedAt: Number(fields.finishedAt) } : {}),
     };
   }
 
   // Another tenant's submission does not exist, as far as this one can tell.
-  async function loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined> {
+  async function loadOwned(tenant: string, id: string): Promise<Stored<S, R> | undefined> {
     const stored = await load(id);
     return stored?.tenant === tenant ? stored : undefined;
   }
 
-  const publish = async (id: string, event: SubmissionEvent) => {
+  const publish = async (id: string, event: JobEvent) => {
     await redis.publish(key.events(id), JSON.stringify(event));
   };
 
-  async function finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean> {
+  async function finish(id: string, status: 'done' | 'cancelled', result?: R): Promise<boolean> {
     const stored = await load(id);
     if (!stored) return false;
     const written =
       (await redis.eval(
         FINISH,
         2,
-        key.submission(id),
+        recordKey(id),
         key.active(stored.tenant),
         status,
         result ? JSON.stringify(result) : '',
         String(Date.now()),
         String(resultTtlSeconds),
       )) === 1;
-    if (written) await publish(id, { type: 'done', submission: { ...(result ?? {}), id, status } });
+    if (written) await publish(id, kind.done(kind.view({ ...stored, status, ...(result ? { result } : {}) })));
     return written;
   }
 
@@ -141,18 +166,18 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
       }
       await redis
         .multi()
-        .hset(key.submission(id), {
+        .hset(recordKey(id), {
           tenant: options.tenant,
           status: 'queued',
           submission: JSON.stringify(submission),
           ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
           createdAt: String(Date.now()),
         })
-        .expire(key.submission(id), resultTtlSeconds)
+        .expire(recordKey(id), resultTtlSeconds)
         .incr(key.active(options.tenant))
         .exec();
       await queue.add(
-        'judge',
+        kind.jobName,
         { id },
         {
           jobId: id,
@@ -171,7 +196,7 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
 
     async view(tenant, id) {
       const stored = await loadOwned(tenant, id);
-      return stored && toView(stored);
+      return stored && kind.view(stored);
     },
 
     async activeCount(tenant) {
@@ -179,7 +204,7 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     },
 
     async markRunning(id) {
-      const changed = (await redis.eval(MARK_RUNNING, 1, key.submission(id))) === 1;
+      const changed = (await redis.eval(MARK_RUNNING, 1, recordKey(id))) === 1;
       if (changed) await publish(id, { type: 'status', status: 'running' });
       return changed;
     },
@@ -199,19 +224,19 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
 // One subscriber connection for all submissions' events (pattern subscription),
 // fanned out to listeners by id.
 export interface EventHub {
-  listen(id: string, listener: (event: SubmissionEvent) => void): () => void;
+  listen(id: string, listener: (event: JobEvent) => void): () => void;
   close(): Promise<void>;
 }
 
 // Resolves once the subscription is in place: no event published after it is missed.
 export async function eventHub(subscriber: Redis): Promise<EventHub> {
-  const listeners = new Map<string, Set<(event: SubmissionEvent) => void>>();
+  const listeners = new Map<string, Set<(event: JobEvent) => void>>();
   const prefix = EVENTS_PATTERN.slice(0, -1);
   await subscriber.psubscribe(EVENTS_PATTERN);
   subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const set = listeners.get(channel.slice(prefix.length));
     if (!set) return;
-    const parsed = SubmissionEventSchema.safeParse(JSON.parse(message));
+    const parsed = JobEventSchema.safeParse(JSON.parse(message));
     if (parsed.success) for (const listener of set) listener(parsed.data);
   });
   return {
@@ -233,13 +258,13 @@ export async function eventHub(subscriber: Redis): Promise<EventHub> {
 
 // Resolves with the submission once it is done or cancelled, or with its
 // current state when `timeoutMs` passes first.
-export async function waitForFinal(
-  subs: Submissions,
+export async function waitForFinal<V extends { status: SubmissionState }>(
+  subs: { view(tenant: string, id: string): Promise<V | undefined> },
   hub: EventHub,
   tenant: string,
   id: string,
   timeoutMs: number,
-): Promise<SubmissionView | undefined> {
+): Promise<V | undefined> {
   let stop = () => {};
   // listen before reading, so a result landing in between is not missed
   const final = new Promise<void>((resolve) => {

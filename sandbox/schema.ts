@@ -9,7 +9,7 @@ const absolutePath = z
   .refine((p) => isAbsolute(p) && normalize(p) === p && !p.includes('\0'), 'must be an absolute, normalized path');
 
 // A path inside the work dir: relative, no "..", no empty segments.
-const workPath = z
+export const workPath = z
   .string()
   .min(1)
   .max(255)

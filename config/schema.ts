@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { LimitOverrides } from '../sandbox/schema.js';
 
 const CeilingFields = z.object({
   timeMs: z.number().int().min(1).max(60_000),
@@ -18,19 +19,20 @@ export const CeilingOverrides = CeilingFields.partial();
 export const Ceilings = CeilingOverrides.transform((given) => ({ ...DEFAULT_CEILINGS, ...given }));
 export type Ceilings = z.output<typeof Ceilings>;
 
-// What a run (POST /v1/runs) may ask for: CI plug-ins may need minutes.
-const RunCeilingFields = z.object({
-  cpuMs: z.number().int().min(1).max(600_000),
-  wallMs: z.number().int().min(1).max(3_600_000),
-  memoryKb: z.number().int().min(4_096).max(64 * 1024 * 1024),
-  pids: z.number().int().min(1).max(4_096),
-  outputKb: z.number().int().min(1).max(1024 * 1024),
-  diskKb: z.number().int().min(64).max(16 * 1024 * 1024),
-  inodes: z.number().int().min(16).max(1_000_000),
-  collectKb: z.number().int().min(1).max(16 * 1024 * 1024),
-  collectFiles: z.number().int().min(1).max(100_000),
+// What a run (POST /v1/runs) may ask for: CI plug-ins may need minutes. The
+// sandbox's own limit fields, so the ranges are one.
+const RunCeilingFields = LimitOverrides.pick({
+  cpuMs: true,
+  wallMs: true,
+  memoryKb: true,
+  pids: true,
+  outputKb: true,
+  diskKb: true,
+  inodes: true,
+  collectKb: true,
+  collectFiles: true,
 });
-const DEFAULT_RUN_CEILINGS: z.infer<typeof RunCeilingFields> = {
+const DEFAULT_RUN_CEILINGS: Required<z.infer<typeof RunCeilingFields>> = {
   cpuMs: 120_000,
   wallMs: 600_000,
   memoryKb: 1_048_576,
@@ -41,7 +43,7 @@ const DEFAULT_RUN_CEILINGS: z.infer<typeof RunCeilingFields> = {
   collectKb: 65_536,
   collectFiles: 1_000,
 };
-export const RunCeilings = RunCeilingFields.partial().transform((given) => ({ ...DEFAULT_RUN_CEILINGS, ...given }));
+export const RunCeilings = RunCeilingFields.transform((given) => ({ ...DEFAULT_RUN_CEILINGS, ...given }));
 export type RunCeilings = z.output<typeof RunCeilings>;
 
 export const ApiKey = z.object({

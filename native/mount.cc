@@ -1,7 +1,8 @@
 // Mount namespace layer (run by init, still host root, before it enters the
 // slot's user namespace — so the mount namespace stays owned by the initial user
 // namespace and nothing in the sandbox can ever remount or unmount anything): a
-// read-only root assembled on a tmpfs from read-only binds, a fresh /proc with
+// read-only root assembled on a tmpfs from read-only binds (or, for an image or
+// a prepared root, a read-only overlay of its layers under that tmpfs), a fresh /proc with
 // sensitive files masked, a minimal /dev, a size- and inode-limited tmpfs for the
 // work dir and /tmp, then pivot_root with the old root detached.
 #include <errno.h>

@@ -56,7 +56,7 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const tenant = await tenantFor(ctx, (name) => c.req.header(name));
       const { callbackUrl, priority, ...request } = c.req.valid('json');
       const limits = limitsWithin(request.limits, ctx.config.runCeilings);
-      const job = await prepareRun(ctx.store, ctx.images, { ...request, limits }).catch((error: unknown) => {
+      const job = await prepareRun(ctx.store, ctx.images, { ...request, limits }, ctx.config.rootfs).catch((error: unknown) => {
         throw error instanceof RunInputError ? new ApiError(error.code, error.message) : error;
       });
       if ((await ctx.subs.activeCount(tenant.name)) >= tenant.maxActive) {

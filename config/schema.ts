@@ -79,6 +79,14 @@ export const Config = z
     apiKeys: z.array(ApiKey).default([]),
     ceilings: Ceilings.prefault({}),
     runCeilings: RunCeilings.prefault({}),
+    // root filesystems the operator prepared (e.g. with debootstrap), by name:
+    // a run over the API names one (`rootfs`), never a host path
+    rootfs: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a name: lowercase letters, digits, . _ -'),
+        z.string().regex(/^\/[^:,\\]*$/, 'an absolute path without ":", "," or "\\"'),
+      )
+      .default({}),
     // signs webhook bodies; absent: a random one kept in dataDir
     webhookSecret: z.string().min(16).optional(),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),

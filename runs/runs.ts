@@ -17,7 +17,7 @@ export const INLINE_BYTES = 64 * 1024;
 
 export class RunInputError extends Error {
   override name = 'RunInputError';
-  readonly code: 'INVALID_REQUEST' | 'FILE_NOT_FOUND';
+  readonly code: 'INVALID_REQUEST' | 'FILE_NOT_FOUND' | 'ROOTFS_NOT_FOUND';
   constructor(code: RunInputError['code'], message: string) {
     super(message);
     this.code = code;
@@ -64,9 +64,15 @@ async function unpackArchive(archive: Buffer): Promise<{ path: string; mode: num
   return files.filter((file) => workPath.safeParse(file.path).success);
 }
 
-// The request's inputs into the store; `limits` already held under the ceilings.
-export async function prepareRun(store: ContentStore, images: Images, request: ParsedRunRequest): Promise<RunJob> {
+// The request's inputs into the store; `limits` already held under the ceilings;
+// `rootfs`: the operator's prepared roots by name.
+export async function prepareRun(store: ContentStore, images: Images, request: ParsedRunRequest, rootfs: Record<string, string>): Promise<RunJob> {
+  if (request.image && request.rootfs) throw new RunInputError('INVALID_REQUEST', 'image and rootfs: one root at a time');
   if (request.image) await images.layers(request.image);
+  const rootDir = request.rootfs === undefined ? undefined : rootfs[request.rootfs];
+  if (request.rootfs !== undefined && rootDir === undefined) {
+    throw new RunInputError('ROOTFS_NOT_FOUND', `no root filesystem '${request.rootfs}'; the operator names them in the config (rootfs)`);
+  }
   const files: StoredFile[] = [];
   if (request.archive) {
     for (const file of await unpackArchive(await bytesOf(store, request.archive, 'archive'))) {
@@ -89,6 +95,7 @@ export async function prepareRun(store: ContentStore, images: Images, request: P
     files,
     collect: request.collect,
     ...(request.image ? { image: request.image } : {}),
+    ...(rootDir ? { rootDir } : {}),
   };
 }
 
@@ -121,6 +128,7 @@ export async function executeRun(job: RunJob, options: ExecuteOptions): Promise<
       ...(job.stdin ? { stdin: { bytes: await need(job.stdin) } } : {}),
       collect: job.collect,
       ...(job.image ? { rootLayers: await options.images.layers(job.image) } : {}),
+      ...(job.rootDir ? { rootLayers: [job.rootDir] } : {}),
       ...(options.cpus ? { cpus: options.cpus } : {}),
     },
     {
@@ -128,6 +136,11 @@ export async function executeRun(job: RunJob, options: ExecuteOptions): Promise<
       ...(onOutput ? { onOutput: (stream: OutputStream, chunk: Buffer) => onOutput(stream, decoders[stream].write(chunk)) } : {}),
     },
   );
+  // a character cut short at the very end comes as the replacement character
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const rest = decoders[stream].end();
+    if (rest && onOutput) onOutput(stream, rest);
+  }
   const { files: collected, ...rest } = result;
   return {
     ...rest,

@@ -26,8 +26,10 @@ export const RunRequest = z.object({
   // a tar archive unpacked into the work dir: regular files and directories only
   archive: Bytes.optional(),
   collect: RunSpec.shape.collect,
-  // an image imported on the workers' hosts (cellblock image import); absent: the host's binds
+  // an image imported on the workers' hosts (cellblock image import), or a root
+  // the operator prepared and named in the config; absent: the host's binds
   image: ImageDigest.optional(),
+  rootfs: z.string().max(64).optional(),
 });
 export type RunRequest = z.input<typeof RunRequest>;
 export type ParsedRunRequest = z.output<typeof RunRequest>;
@@ -43,6 +45,8 @@ export const RunJob = z.object({
   files: z.array(StoredFile),
   collect: z.array(z.string()),
   image: z.string().optional(),
+  // the operator's prepared root, resolved from its name by the API
+  rootDir: z.string().optional(),
 });
 export type RunJob = z.infer<typeof RunJob>;
 

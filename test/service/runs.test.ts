@@ -61,14 +61,28 @@ describe('service: runs (POST /v1/runs)', () => {
   let fixtures: string;
   let store: string;
   let receiver: Receiver;
+  let probe: string;
 
   before(async () => {
     receiver = new Receiver();
     await receiver.listen();
     fixtures = makeFixtureDir();
+    probe = compileStatic(fixtures, 'probe', PROBE_SOURCE);
+    // a root the operator prepared by hand, named in the config
+    const prepared = join(fixtures, 'prepared');
+    mkdirSync(join(prepared, 'bin'), { recursive: true });
+    mkdirSync(join(prepared, 'etc'), { recursive: true });
+    writeFileSync(join(prepared, 'bin', 'cellblock-probe'), readFileSync(probe), { mode: 0o755 });
+    writeFileSync(join(prepared, 'etc', 'os-release'), 'ID=prepared\n');
     const dir = tempDir();
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ rootfs: { tiny: prepared } }));
     store = join(dir, 'store');
-    server = await startHttp('serve', ['--data', join(dir, 'data'), '--workers', '2'], serviceEnv({ CELLBLOCK_STORE: store, CELLBLOCK_WAIT_MS: '20000' }));
+    server = await startHttp(
+      'serve',
+      ['--data', join(dir, 'data'), '--workers', '2'],
+      serviceEnv({ CELLBLOCK_STORE: store, CELLBLOCK_WAIT_MS: '20000', CELLBLOCK_CONFIG: config }),
+    );
     base = server.url;
   });
 
@@ -136,8 +150,7 @@ describe('service: runs (POST /v1/runs)', () => {
     assert.deepEqual(result.refused, [{ path: 'out/leak', reason: 'a link or a mount point' }]);
   });
 
-  it('runs a program that exists only in an imported image', async () => {
-    const probe = compileStatic(fixtures, 'probe', PROBE_SOURCE);
+  it('runs a program that exists only in an imported image, or in a root the operator prepared and named', async () => {
     const layer = join(fixtures, 'layer');
     mkdirSync(join(layer, 'bin'), { recursive: true });
     writeFileSync(join(layer, 'bin', 'cellblock-probe'), readFileSync(probe), { mode: 0o755 });
@@ -147,6 +160,8 @@ describe('service: runs (POST /v1/runs)', () => {
     assert.equal(imported.code, 0, imported.stderr);
     const view = done(await post({ argv: ['/bin/cellblock-probe', '/marker', '/usr'], image: image.digest }, '?wait=true'));
     assert.equal(view.result?.stdout, '/marker: file in the image\n/usr: missing\n');
+    const prepared = done(await post({ argv: ['/bin/cellblock-probe', '/etc/os-release', '/usr'], rootfs: 'tiny' }, '?wait=true'));
+    assert.equal(prepared.result?.stdout, '/etc/os-release: file ID=prepared\n/usr: missing\n');
   });
 
   it('refusals are clear 4xx errors', async () => {
@@ -154,6 +169,8 @@ describe('service: runs (POST /v1/runs)', () => {
     assertError(await call(base, 'GET', `/v1/files/${sha('never stored')}`), 404, 'NOT_FOUND');
     assertError(await post({ argv: ['/bin/true'], image: `sha256:${'1'.repeat(64)}` }), 422, 'IMAGE_NOT_FOUND');
     assertError(await post({ argv: ['/bin/true'], image: 'ubuntu:latest' }), 400, 'INVALID_REQUEST');
+    assertError(await post({ argv: ['/bin/true'], rootfs: 'nosuch' }), 422, 'ROOTFS_NOT_FOUND');
+    assertError(await post({ argv: ['/bin/true'], rootfs: '/' }), 422, 'ROOTFS_NOT_FOUND');
     assertError(await post({ argv: ['/bin/cat', 'x'], files: [{ path: 'x', sha256: sha('never uploaded') }] }), 422, 'FILE_NOT_FOUND');
     assertError(await post({ argv: ['/bin/true'], limits: { wallMs: 3_600_000 } }), 422, 'LIMIT_ABOVE_CEILING');
     assertError(await post({ argv: ['/bin/true'], collect: ['../etc/shadow'] }), 400, 'INVALID_REQUEST');

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { type ApiKey, type Ceilings, type Config } from '../config/schema.js';
 import { ApiError } from './errors.js';
+import { type ApiContext } from './context.js';
 
 export interface Tenant {
   name: string;
@@ -46,4 +47,11 @@ export async function checkRate(redis: Redis, tenant: Tenant): Promise<void> {
   if (count > tenant.ratePerMinute) {
     throw new ApiError('RATE_LIMITED', `over ${tenant.ratePerMinute} requests a minute`, 60 - (Math.floor(Date.now() / 1000) % 60));
   }
+}
+
+// The tenant of a request, counted against its rate.
+export async function tenantFor(ctx: Pick<ApiContext, 'config' | 'redis'>, header: (name: string) => string | undefined): Promise<Tenant> {
+  const tenant = tenantOf(ctx.config, header);
+  await checkRate(ctx.redis, tenant);
+  return tenant;
 }

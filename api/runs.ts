@@ -4,15 +4,14 @@ import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { type RunCeilings } from '../config/schema.js';
 import { RunView } from '../queue/schema.js';
-import { waitForFinal } from '../queue/submissions.js';
 import { prepareRun, RunInputError } from '../runs/runs.js';
 import { type ParsedRunRequest, RunRequest } from '../runs/schema.js';
 import { DEFAULT_LIMITS } from '../sandbox/schema.js';
 import { sha256, Sha256 } from '../store/content.js';
 import { type ApiContext } from './context.js';
+import { tenantFor } from './auth.js';
 import { ApiError } from './errors.js';
-import { streamEvents } from './events.js';
-import { errorResponse, errors, tenantFor } from './submissions.js';
+import { accepted, errors, jobRoutes } from './jobs.js';
 
 const RunPost = z.intersection(
   RunRequest,
@@ -21,7 +20,6 @@ const RunPost = z.intersection(
     priority: z.number().int().min(1).max(1_000).optional(),
   }),
 );
-const IdParam = z.object({ id: z.string().min(16).max(64) });
 const HashParam = z.object({ sha256: Sha256 });
 
 // Each limit the ceilings cover: above it refused, absent the default held under it.
@@ -69,54 +67,13 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         ...(priority ? { priority } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),
       });
-      if (c.req.valid('query').wait === 'true') {
-        const view = await waitForFinal(ctx.runs, ctx.hub, tenant.name, id, ctx.config.waitMs);
-        if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
-        return c.json(view ?? { id, status: 'queued' as const }, 202);
-      }
-      return c.json({ id, status: 'queued' as const }, 202);
+      return accepted(c, ctx, ctx.runs, tenant, id, c.req.valid('query').wait === 'true');
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/runs/{id}',
-      summary: 'A run: its status, and its result once done',
-      request: { params: IdParam },
-      responses: { 200: { description: 'The run', content: { 'application/json': { schema: RunView } } }, ...errors, 404: errorResponse('No such run') },
-    }),
-    async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-      const view = await ctx.runs.view(tenant.name, c.req.valid('param').id);
-      if (!view) throw new ApiError('NOT_FOUND', 'no such run');
-      return c.json(view, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/runs/{id}',
-      summary: 'Cancel a queued or running run (its sandbox is killed)',
-      request: { params: IdParam },
-      responses: { 200: { description: 'The run after the request', content: { 'application/json': { schema: RunView } } }, ...errors, 404: errorResponse('No such run') },
-    }),
-    async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-      const { id } = c.req.valid('param');
-      if ((await ctx.runs.cancel(tenant.name, id)) === 'not_found') throw new ApiError('NOT_FOUND', 'no such run');
-      return c.json((await ctx.runs.view(tenant.name, id))!, 200);
-    },
-  );
-
-  // Server-sent events: "state", then "status", "output" ({stream, data}: stdout
-  // and stderr as the program writes them) and "done".
-  app.get('/v1/runs/:id/events', async (c) => {
-    const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-    const id = c.req.param('id');
-    return streamEvents(c, ctx, id, () => ctx.runs.view(tenant.name, id), 'run');
-  });
+  // events: "state", then "status", "output" ({stream, data}: stdout and stderr
+  // as the program writes them) and "done"
+  jobRoutes(app, ctx, { path: '/v1/runs', what: 'run', store: ctx.runs, view: RunView, doneWord: 'done' });
 
   // Files by content: uploaded once, named by hash in runs; collected files too.
   app.put('/v1/files/:sha256', async (c) => {

@@ -7,11 +7,10 @@ import { defaultWallMs } from '../judge/test-run.js';
 import { Submission, TestCase } from '../judge/schema.js';
 import { loadLanguages } from '../profiles/languages.js';
 import { SubmissionView } from '../queue/schema.js';
-import { waitForFinal } from '../queue/submissions.js';
-import { checkRate, type Tenant, tenantOf } from './auth.js';
+import { type Tenant, tenantFor } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
-import { streamEvents } from './events.js';
+import { accepted, errors, jobRoutes } from './jobs.js';
 
 export const SubmissionRequest = z.intersection(
   Submission,
@@ -25,16 +24,6 @@ export const SubmissionRequest = z.intersection(
 export type SubmissionRequest = z.infer<typeof SubmissionRequest>;
 
 const Accepted = z.object({ id: z.string(), status: z.literal('queued') });
-export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ApiErrorBody } } });
-export const errors = {
-  400: errorResponse('Malformed request'),
-  401: errorResponse('Missing or unknown API key'),
-  413: errorResponse('Body or batch too large'),
-  422: errorResponse('Unknown language, test set, or a limit above the ceiling'),
-  429: errorResponse('Rate limit or active submissions cap'),
-  503: errorResponse('Redis unavailable: retry later'),
-};
-const IdParam = z.object({ id: z.string().min(16).max(64) });
 
 // Limits above the tenant's ceilings are refused; a wall limit left out is the
 // judge's default, held under the ceiling. Returns the request as judged.
@@ -86,12 +75,6 @@ async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest,
   });
 }
 
-export async function tenantFor(ctx: ApiContext, header: (name: string) => string | undefined): Promise<Tenant> {
-  const tenant = tenantOf(ctx.config, header);
-  await checkRate(ctx.redis, tenant);
-  return tenant;
-}
-
 export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(
     createRoute({
@@ -113,12 +96,7 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const tenant = await tenantFor(ctx, (name) => c.req.header(name));
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
       const { id } = await accept(ctx, tenant, c.req.valid('json'), idempotencyKey);
-      if (c.req.valid('query').wait === 'true') {
-        const view = await waitForFinal(ctx.subs, ctx.hub, tenant.name, id, ctx.config.waitMs);
-        if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
-        return c.json(view ?? { id, status: 'queued' as const }, 202);
-      }
-      return c.json({ id, status: 'queued' as const }, 202);
+      return accepted(c, ctx, ctx.subs, tenant, id, c.req.valid('query').wait === 'true');
     },
   );
 
@@ -156,45 +134,8 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/submissions/{id}',
-      summary: 'A submission: its status, and its result once judged',
-      request: { params: IdParam },
-      responses: { 200: { description: 'The submission', content: { 'application/json': { schema: SubmissionView } } }, ...errors, 404: errorResponse('No such submission') },
-    }),
-    async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-      const view = await ctx.subs.view(tenant.name, c.req.valid('param').id);
-      if (!view) throw new ApiError('NOT_FOUND', 'no such submission');
-      return c.json(view, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/submissions/{id}',
-      summary: 'Cancel a queued or running submission (its sandbox is killed)',
-      request: { params: IdParam },
-      responses: { 200: { description: 'The submission after the request', content: { 'application/json': { schema: SubmissionView } } }, ...errors, 404: errorResponse('No such submission') },
-    }),
-    async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-      const { id } = c.req.valid('param');
-      if ((await ctx.subs.cancel(tenant.name, id)) === 'not_found') throw new ApiError('NOT_FOUND', 'no such submission');
-      return c.json((await ctx.subs.view(tenant.name, id))!, 200);
-    },
-  );
-
-  // Server-sent events: "state" first, then "status", "test" (one per test as it
-  // is judged) and "done".
-  app.get('/v1/submissions/:id/events', async (c) => {
-    const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-    const id = c.req.param('id');
-    return streamEvents(c, ctx, id, () => ctx.subs.view(tenant.name, id), 'submission');
-  });
+  // events: "state" first, then "status", "test" (one per test as it is judged) and "done"
+  jobRoutes(app, ctx, { path: '/v1/submissions', what: 'submission', store: ctx.subs, view: SubmissionView, doneWord: 'judged' });
 
   app.openapi(
     createRoute({

@@ -4,7 +4,7 @@
 // request without a key is the tenant "open".
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { type ApiKey, type Ceilings, type Config } from '../config/schema.js';
+import { type ApiKey, type Ceilings, type Config, type RunCeilings } from '../config/schema.js';
 import { ApiError } from './errors.js';
 import { type ApiContext } from './context.js';
 
@@ -13,6 +13,7 @@ export interface Tenant {
   ratePerMinute: number;
   maxActive: number;
   ceilings: Ceilings;
+  runCeilings: RunCeilings;
 }
 
 const OPEN_TENANT = { name: 'open', ratePerMinute: 100_000, maxActive: 10_000 };
@@ -32,10 +33,16 @@ export function tenantOf(config: Config, header: (name: string) => string | unde
   if (presented) {
     const key = matchKey(config.apiKeys, presented);
     if (!key) throw new ApiError('UNAUTHORIZED', 'unknown API key');
-    return { name: key.name, ratePerMinute: key.ratePerMinute, maxActive: key.maxActive, ceilings: { ...config.ceilings, ...key.ceilings } };
+    return {
+      name: key.name,
+      ratePerMinute: key.ratePerMinute,
+      maxActive: key.maxActive,
+      ceilings: { ...config.ceilings, ...key.ceilings },
+      runCeilings: { ...config.runCeilings, ...key.runCeilings },
+    };
   }
   if (!config.openMode) throw new ApiError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key>)');
-  return { ...OPEN_TENANT, ceilings: config.ceilings };
+  return { ...OPEN_TENANT, ceilings: config.ceilings, runCeilings: config.runCeilings };
 }
 
 // A fixed one-minute window per tenant, counted in Redis so every API process

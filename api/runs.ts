@@ -53,7 +53,7 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const tenant = await tenantFor(ctx, (name) => c.req.header(name));
       const { callbackUrl, priority, ...request } = c.req.valid('json');
-      const limits = limitsWithin(request.limits, ctx.config.runCeilings);
+      const limits = limitsWithin(request.limits, tenant.runCeilings);
       const job = await prepareRun(ctx.store, ctx.images, { ...request, limits }, ctx.config.rootfs).catch((error: unknown) => {
         throw error instanceof RunInputError ? new ApiError(error.code, error.message) : error;
       });

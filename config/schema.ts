@@ -53,6 +53,7 @@ export const ApiKey = z.object({
   ratePerMinute: z.number().int().min(1).default(600),
   maxActive: z.number().int().min(1).default(64),
   ceilings: CeilingOverrides.default({}),
+  runCeilings: RunCeilingFields.default({}),
 });
 export type ApiKey = z.infer<typeof ApiKey>;
 

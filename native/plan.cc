@@ -155,6 +155,10 @@ bool add_root_layers(Plan& plan, const JobSpec& spec, std::string& error) {
       error = "root layer is not a directory: " + layer;
       return false;
     }
+    if (layer == "/" || std::string(kStaging).rfind(layer + "/", 0) == 0) {
+      error = "root layer holds the sandbox's own staging dir: " + layer;
+      return false;
+    }
     plan.root_overlay += ":" + layer;
   }
   return true;

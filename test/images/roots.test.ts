@@ -124,4 +124,17 @@ describe('root filesystems: OCI images and prepared dirs', () => {
     assert.equal(ran.stdout, '/etc/os-release: file ID=prepared\n/box/in/input.txt: file copied in\n/usr: missing\n+/bin/x: Read-only file system\n');
     assert.ok(!existsSync(join(root, 'bin', 'x')) && !existsSync(join(root, 'box')), 'the prepared dir is untouched');
   });
+
+  it('a root that is not a directory, or holds the sandbox\'s own staging dir, is refused with the reason', async () => {
+    for (const [layer, reason] of [
+      ['/', /holds the sandbox's own staging dir/],
+      ['/run', /holds the sandbox's own staging dir/],
+      [join(fixtures, 'probe.c'), /not a directory/],
+    ] as const) {
+      const result = await run({ argv: ['/bin/true'], rootLayers: [layer] });
+      assert.equal(result.status, 'internal_error', layer);
+      assert.equal(result.error?.code, 'PATH_NOT_FOUND', layer);
+      assert.match(result.error?.message ?? '', reason);
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { jobeRoutes } from './compat/jobe.js';
 import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
 import { problemRoutes } from './problems.js';
+import { runRoutes } from './runs.js';
 import { submissionRoutes } from './submissions.js';
 import { webRoutes } from './web/index.js';
 
@@ -67,6 +68,7 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
   submissionRoutes(app, ctx);
+  runRoutes(app, ctx);
   judge0Routes(app, ctx);
   pistonRoutes(app, ctx);
   jobeRoutes(app, ctx);

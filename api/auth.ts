@@ -4,8 +4,9 @@
 // request without a key is the tenant "open".
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { type ApiKey, type Ceilings, type Config } from '../config/schema.js';
+import { type ApiKey, type Ceilings, type Config, type RunCeilings } from '../config/schema.js';
 import { ApiError } from './errors.js';
+import { type ApiContext } from './context.js';
 
 export interface Tenant {
   name: string;
@@ -14,6 +15,7 @@ export interface Tenant {
   ceilings: Ceilings;
   // Jobe's limit on runs an hour (POST runs), when the key sets one
   runsPerHour?: number;
+  runCeilings: RunCeilings;
 }
 
 const OPEN_TENANT = { name: 'open', ratePerMinute: 100_000, maxActive: 10_000 };
@@ -41,10 +43,11 @@ export function tenantOf(config: Config, header: (name: string) => string | unde
       maxActive: key.maxActive,
       ceilings: { ...config.ceilings, ...key.ceilings },
       ...(key.runsPerHour ? { runsPerHour: key.runsPerHour } : {}),
+      runCeilings: { ...config.runCeilings, ...key.runCeilings },
     };
   }
   if (!config.openMode) throw new ApiError('UNAUTHORIZED', 'an API key is required (Authorization: Bearer <key>)');
-  return { ...OPEN_TENANT, ceilings: config.ceilings };
+  return { ...OPEN_TENANT, ceilings: config.ceilings, runCeilings: config.runCeilings };
 }
 
 // A fixed window per tenant and kind of request, counted in Redis so every API
@@ -59,3 +62,9 @@ export async function countInWindow(redis: Redis, tenant: Tenant, kind: string, 
 
 export const checkRate = (redis: Redis, tenant: Tenant): Promise<void> =>
   countInWindow(redis, tenant, 'rate', 60, tenant.ratePerMinute, 'requests a minute');
+// The tenant of a request, counted against its rate.
+export async function tenantFor(ctx: Pick<ApiContext, 'config' | 'redis'>, header: (name: string) => string | undefined): Promise<Tenant> {
+  const tenant = tenantOf(ctx.config, header);
+  await checkRate(ctx.redis, tenant);
+  return tenant;
+}

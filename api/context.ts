@@ -2,6 +2,8 @@
 import { type Redis } from 'ioredis';
 import { type Logger } from 'pino';
 import { type Config } from '../config/schema.js';
+import { type Images } from '../images/images.js';
+import { type Runs } from '../queue/runs.js';
 import { type EventHub, type Submissions } from '../queue/submissions.js';
 import { type ContentStore } from '../store/content.js';
 
@@ -9,6 +11,8 @@ export interface ApiContext {
   config: Config;
   redis: Redis;
   subs: Submissions;
+  runs: Runs;
+  images: Images;
   hub: EventHub;
   store: ContentStore;
   log: Logger;

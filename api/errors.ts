@@ -16,6 +16,9 @@ export const ApiErrorCode = z.enum([
   'TEST_SET_NOT_FOUND',
   'INVALID_PACKAGE',
   'PROBLEM_NOT_FOUND',
+  'IMAGE_NOT_FOUND',
+  'FILE_NOT_FOUND',
+  'ROOTFS_NOT_FOUND',
   'BATCH_TOO_LARGE',
   'NOT_FOUND',
   'SERVICE_UNAVAILABLE',
@@ -38,6 +41,9 @@ const STATUS: Record<ApiErrorCode, 400 | 401 | 404 | 413 | 422 | 429 | 500 | 503
   TEST_SET_NOT_FOUND: 422,
   INVALID_PACKAGE: 422,
   PROBLEM_NOT_FOUND: 404,
+  IMAGE_NOT_FOUND: 422,
+  FILE_NOT_FOUND: 422,
+  ROOTFS_NOT_FOUND: 422,
   BATCH_TOO_LARGE: 413,
   NOT_FOUND: 404,
   SERVICE_UNAVAILABLE: 503,
@@ -58,7 +64,14 @@ export class ApiError extends Error {
 
 // The engine's codes a request can cause.
 export function fromEngine(code: ErrorCode, message: string): ApiError {
-  if (code === 'UNKNOWN_LANGUAGE' || code === 'LANGUAGE_UNAVAILABLE' || code === 'TEST_SET_NOT_FOUND' || code === 'INVALID_PACKAGE' || code === 'PROBLEM_NOT_FOUND') {
+  if (
+    code === 'UNKNOWN_LANGUAGE' ||
+    code === 'LANGUAGE_UNAVAILABLE' ||
+    code === 'TEST_SET_NOT_FOUND' ||
+    code === 'INVALID_PACKAGE' ||
+    code === 'PROBLEM_NOT_FOUND' ||
+    code === 'IMAGE_NOT_FOUND'
+  ) {
     return new ApiError(code, message);
   }
   if (code === 'INVALID_SPEC') return new ApiError('INVALID_REQUEST', message);

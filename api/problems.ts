@@ -15,7 +15,9 @@ import { SandboxError } from '../sandbox/errors.js';
 import { type ContentStore, Sha256 } from '../store/content.js';
 import { type ApiContext } from './context.js';
 import { ApiError } from './errors.js';
-import { accept, errors, errorResponse, SubmissionRequest, tenantFor } from './submissions.js';
+import { tenantFor } from './auth.js';
+import { errors, errorResponse } from './jobs.js';
+import { accept, SubmissionRequest } from './submissions.js';
 
 const Summary = z.object({
   problem: Sha256,

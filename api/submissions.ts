@@ -1,17 +1,16 @@
 // /v1 routes: submissions (one, a batch, wait, events, cancel), languages and
 // test sets. Bodies are validated with the engine's own schemas.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { getTestSet, putTestSet } from '../judge/test-sets.js';
 import { defaultWallMs } from '../judge/test-run.js';
 import { Submission, TestCase } from '../judge/schema.js';
 import { loadLanguages } from '../profiles/languages.js';
-import { type SubmissionEvent, SubmissionView } from '../queue/schema.js';
-import { waitForFinal } from '../queue/submissions.js';
-import { checkRate, type Tenant, tenantOf } from './auth.js';
+import { SubmissionView } from '../queue/schema.js';
+import { type Tenant, tenantFor } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
+import { accepted, errors, jobRoutes } from './jobs.js';
 
 export const SubmissionRequest = z.intersection(
   Submission,
@@ -25,16 +24,6 @@ export const SubmissionRequest = z.intersection(
 export type SubmissionRequest = z.infer<typeof SubmissionRequest>;
 
 const Accepted = z.object({ id: z.string(), status: z.literal('queued') });
-export const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ApiErrorBody } } });
-export const errors = {
-  400: errorResponse('Malformed request'),
-  401: errorResponse('Missing or unknown API key'),
-  413: errorResponse('Body or batch too large'),
-  422: errorResponse('Unknown language, test set, or a limit above the ceiling'),
-  429: errorResponse('Rate limit or active submissions cap'),
-  503: errorResponse('Redis unavailable: retry later'),
-};
-const IdParam = z.object({ id: z.string().min(16).max(64) });
 
 // Limits above the tenant's ceilings are refused; a wall limit left out is the
 // judge's default, held under the ceiling. Returns the request as judged.
@@ -86,12 +75,6 @@ export async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionR
   });
 }
 
-export async function tenantFor(ctx: ApiContext, header: (name: string) => string | undefined): Promise<Tenant> {
-  const tenant = tenantOf(ctx.config, header);
-  await checkRate(ctx.redis, tenant);
-  return tenant;
-}
-
 export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
   app.openapi(
     createRoute({
@@ -113,12 +96,7 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const tenant = await tenantFor(ctx, (name) => c.req.header(name));
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
       const { id } = await accept(ctx, tenant, c.req.valid('json'), idempotencyKey);
-      if (c.req.valid('query').wait === 'true') {
-        const view = await waitForFinal(ctx.subs, ctx.hub, tenant.name, id, ctx.config.waitMs);
-        if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
-        return c.json(view ?? { id, status: 'queued' as const }, 202);
-      }
-      return c.json({ id, status: 'queued' as const }, 202);
+      return accepted(c, ctx, ctx.subs, tenant, id, c.req.valid('query').wait === 'true');
     },
   );
 
@@ -156,92 +134,8 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/submissions/{id}',
-      summary: 'A submission: its status, and its result once judged',
-      request: { params: IdParam },
-      responses: { 200: { description: 'The submission', content: { 'application/json': { schema: SubmissionView } } }, ...errors, 404: errorResponse('No such submission') },
-    }),
-    async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-      const view = await ctx.subs.view(tenant.name, c.req.valid('param').id);
-      if (!view) throw new ApiError('NOT_FOUND', 'no such submission');
-      return c.json(view, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/submissions/{id}',
-      summary: 'Cancel a queued or running submission (its sandbox is killed)',
-      request: { params: IdParam },
-      responses: { 200: { description: 'The submission after the request', content: { 'application/json': { schema: SubmissionView } } }, ...errors, 404: errorResponse('No such submission') },
-    }),
-    async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-      const { id } = c.req.valid('param');
-      if ((await ctx.subs.cancel(tenant.name, id)) === 'not_found') throw new ApiError('NOT_FOUND', 'no such submission');
-      return c.json((await ctx.subs.view(tenant.name, id))!, 200);
-    },
-  );
-
-  // Server-sent events: "state" first, then "status", "test" (one per test as it
-  // is judged) and "done"; the stream ends after "done", when the client goes,
-  // or at shutdown.
-  app.get('/v1/submissions/:id/events', async (c) => {
-    const tenant = await tenantFor(ctx, (name) => c.req.header(name));
-    const id = c.req.param('id');
-    // listen before reading the state, so no event lands in between unseen
-    const queued: SubmissionEvent[] = [];
-    let wake = () => {};
-    const unlisten = ctx.hub.listen(id, (event) => {
-      queued.push(event);
-      wake();
-    });
-    const first = await ctx.subs.view(tenant.name, id).catch((error: unknown) => {
-      unlisten();
-      throw error;
-    });
-    if (!first) {
-      unlisten();
-      throw new ApiError('NOT_FOUND', 'no such submission');
-    }
-    return streamSSE(c, async (stream) => {
-      let finished = first.status === 'done' || first.status === 'cancelled';
-      const end = () => {
-        finished = true;
-        wake();
-      };
-      ctx.streams.add(end);
-      stream.onAbort(end);
-      try {
-        await stream.writeSSE({ event: 'state', data: JSON.stringify(first) });
-        while (!finished || queued.length > 0) {
-          const event = queued.shift();
-          if (event) {
-            await stream.writeSSE({ event: event.type, data: JSON.stringify(event) });
-            if (event.type === 'done') finished = true;
-            continue;
-          }
-          // wait for an event, the end, or 15 s (then a ping keeps proxies open)
-          const pinged = await new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => resolve(true), 15_000);
-            wake = () => {
-              clearTimeout(timer);
-              resolve(false);
-            };
-          });
-          if (pinged && !finished) await stream.writeSSE({ event: 'ping', data: '{}' });
-        }
-      } finally {
-        unlisten();
-        ctx.streams.delete(end);
-      }
-    });
-  });
+  // events: "state" first, then "status", "test" (one per test as it is judged) and "done"
+  jobRoutes(app, ctx, { path: '/v1/submissions', what: 'submission', store: ctx.subs, view: SubmissionView, doneWord: 'judged' });
 
   app.openapi(
     createRoute({

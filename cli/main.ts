@@ -3,6 +3,7 @@
 import { ConfigError } from '../config/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { doctorCommand } from './doctor.js';
+import { IMAGE_USAGE, imageCommand } from './image.js';
 import { JUDGE_USAGE, judgeCommand, putTestsCommand } from './judge.js';
 import { languagesCommand } from './languages.js';
 import { RUN_USAGE, runCommand } from './run.js';
@@ -12,6 +13,7 @@ const USAGE = `usage: cellblock <command> [options]
   judge      judge a submission against a directory of tests or a stored test set
   put-tests  store a directory of tests; prints its hash
   run        run one command in a fresh sandbox
+  image      import, list and remove OCI images used as root filesystems
   languages  list language profiles, their availability and versions
   doctor     check this host's kernel features and cgroups
   serve      the HTTP API and a worker in one process (its own Redis unless REDIS_URL)
@@ -21,12 +23,15 @@ ${JUDGE_USAGE}
 
 ${RUN_USAGE}
 
+${IMAGE_USAGE}
+
 ${SERVE_USAGE}`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   judge: judgeCommand,
   'put-tests': putTestsCommand,
   run: runCommand,
+  image: imageCommand,
   languages: languagesCommand,
   doctor: doctorCommand,
   // loaded on demand: `run` and `judge` start without the service's libraries

@@ -13,6 +13,8 @@ import { createApp } from '../api/app.js';
 import { type Config, loadConfig } from '../config/schema.js';
 import { startEmbeddedRedis } from '../queue/embedded-redis.js';
 import { connect, connectFailFast, redisOptions } from '../queue/redis.js';
+import { imageStore } from '../images/images.js';
+import { runs } from '../queue/runs.js';
 import { eventHub, submissions } from '../queue/submissions.js';
 import { directoryStore } from '../store/content.js';
 import { startWorker } from '../worker/worker.js';
@@ -30,7 +32,8 @@ function configFrom(args: string[]): Config {
   return loadConfig({ host: values.host, port: values.port, dataDir: values.data, workers: values.workers });
 }
 
-const storeFor = (config: Config) => directoryStore(process.env.CELLBLOCK_STORE ?? join(config.dataDir, 'store'));
+const storeRoot = (config: Config) => process.env.CELLBLOCK_STORE ?? join(config.dataDir, 'store');
+const storeFor = (config: Config) => directoryStore(storeRoot(config));
 
 // A secret that stays the same across restarts: from the config, else kept in the
 // data dir. Written to a temporary name and linked into place, so workers starting
@@ -69,7 +72,17 @@ async function startApiPart(config: Config, redisUrl: string, log: Logger): Prom
   const subs = submissions(redis, config.resultTtlSeconds);
   const hub = await eventHub(subscriber);
   const streams = new Set<() => void>();
-  const app = createApp({ config, redis, subs, hub, store: storeFor(config), log, streams });
+  const app = createApp({
+    config,
+    redis,
+    subs,
+    runs: runs(redis, config.resultTtlSeconds, subs.queue),
+    hub,
+    store: storeFor(config),
+    images: imageStore(storeRoot(config)),
+    log,
+    streams,
+  });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { address, port } = server.address() as AddressInfo;
@@ -100,6 +113,8 @@ async function startWorkerPart(config: Config, redisUrl: string, log: Logger): P
     pinCpus: config.pinCpus,
     webhookSecret: webhookSecret(config),
     store: storeFor(config),
+    runs: runs(redis, config.resultTtlSeconds, subs.queue),
+    images: imageStore(storeRoot(config)),
   }, log);
   log.info({ slots: config.workers }, 'worker started');
   return {

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { LimitOverrides } from '../sandbox/schema.js';
 
 const CeilingFields = z.object({
   timeMs: z.number().int().min(1).max(60_000),
@@ -18,6 +19,33 @@ export const CeilingOverrides = CeilingFields.partial();
 export const Ceilings = CeilingOverrides.transform((given) => ({ ...DEFAULT_CEILINGS, ...given }));
 export type Ceilings = z.output<typeof Ceilings>;
 
+// What a run (POST /v1/runs) may ask for: CI plug-ins may need minutes. The
+// sandbox's own limit fields, so the ranges are one.
+const RunCeilingFields = LimitOverrides.pick({
+  cpuMs: true,
+  wallMs: true,
+  memoryKb: true,
+  pids: true,
+  outputKb: true,
+  diskKb: true,
+  inodes: true,
+  collectKb: true,
+  collectFiles: true,
+});
+const DEFAULT_RUN_CEILINGS: Required<z.infer<typeof RunCeilingFields>> = {
+  cpuMs: 120_000,
+  wallMs: 600_000,
+  memoryKb: 1_048_576,
+  pids: 256,
+  outputKb: 16_384,
+  diskKb: 262_144,
+  inodes: 65_536,
+  collectKb: 65_536,
+  collectFiles: 1_000,
+};
+export const RunCeilings = RunCeilingFields.transform((given) => ({ ...DEFAULT_RUN_CEILINGS, ...given }));
+export type RunCeilings = z.output<typeof RunCeilings>;
+
 export const ApiKey = z.object({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name: letters, digits, _ . -'),
   // SHA-256 of the key, hex: keys themselves are never stored
@@ -27,6 +55,7 @@ export const ApiKey = z.object({
   // the Jobe API's runs an hour for this key (Jobe's jobe_api_keys)
   runsPerHour: z.number().int().min(1).optional(),
   ceilings: CeilingOverrides.default({}),
+  runCeilings: RunCeilingFields.default({}),
 });
 export type ApiKey = z.infer<typeof ApiKey>;
 
@@ -56,6 +85,15 @@ export const Config = z
     // the playground page at /
     playground: z.boolean().default(true),
     ceilings: Ceilings.prefault({}),
+    runCeilings: RunCeilings.prefault({}),
+    // root filesystems the operator prepared (e.g. with debootstrap), by name:
+    // a run over the API names one (`rootfs`), never a host path
+    rootfs: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a name: lowercase letters, digits, . _ -'),
+        z.string().regex(/^\/[^:,\\]*$/, 'an absolute path without ":", "," or "\\"'),
+      )
+      .default({}),
     // signs webhook bodies; absent: a random one kept in dataDir
     webhookSecret: z.string().min(16).optional(),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),

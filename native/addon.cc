@@ -123,9 +123,15 @@ JobSpec parse_spec(const Napi::Object& obj) {
     spec.stdout_given = true;
     spec.stdout_fd = fcntl(static_cast<int>(number(obj, "stdoutFd", 0)), F_DUPFD_CLOEXEC, 3);
   }
+  if (obj.Has("stderrFd")) {
+    spec.stderr_given = true;
+    spec.stderr_fd = fcntl(static_cast<int>(number(obj, "stderrFd", 0)), F_DUPFD_CLOEXEC, 3);
+  }
   spec.truncate_output = obj.Has("truncateOutput") && obj.Get("truncateOutput").ToBoolean().Value();
   spec.collect = string_array(obj, "collect");
   spec.collect_bytes = number(obj, "collectBytes", spec.collect_bytes);
+  spec.collect_files = number(obj, "collectFiles", spec.collect_files);
+  spec.root_layers = string_array(obj, "rootLayers");
   spec.cpu_ms = number(obj, "cpuMs", spec.cpu_ms);
   spec.wall_ms = number(obj, "wallMs", spec.wall_ms);
   spec.memory_bytes = number(obj, "memoryBytes", spec.memory_bytes);

@@ -12,7 +12,7 @@
 //
 // The program joins the run's cgroups and drops everything it will never need
 // (uid, capabilities, Landlock, seccomp), then says it is ready and waits. The
-// go message brings its stdin (and stdout, when the run has its own); it sets
+// go message brings its stdin (and stdout, stderr, when the run has its own); it sets
 // the run's rlimits and execs.
 #include <errno.h>
 #include <fcntl.h>
@@ -98,15 +98,18 @@ int above_stdio(const Plan& plan, int fd) {
 }
 
 // Says the sandbox is built (the supervisor may now copy files into the work dir
-// through our root), then waits for the run: stdin, and stdout when the run
-// brings its own. Nothing (the sandbox was dropped unused): exit quietly.
-void wait_for_run(const Plan& plan, int& stdin_fd, int& stdout_fd) {
+// through our root), then waits for the run: stdin, and stdout and stderr when
+// the run brings its own. Nothing (the sandbox was dropped unused): exit quietly.
+void wait_for_run(const Plan& plan, int (&stdio)[3]) {
   if (write(plan.go_sock, "R", 1) != 1) _exit(0);
-  int given[2] = {-1, -1};
-  int count = fds_receive(plan.go_sock, given, 2);
+  int given[3] = {-1, -1, -1};
+  uint8_t which = 0;
+  int count = fds_receive(plan.go_sock, given, 3, &which);
   if (count < 1) _exit(0);
-  stdin_fd = above_stdio(plan, given[0]);
-  stdout_fd = count > 1 ? above_stdio(plan, given[1]) : plan.stdout_fd;
+  int next = 1;
+  stdio[0] = above_stdio(plan, given[0]);
+  stdio[1] = (which & kGoStdout) != 0 && next < count ? above_stdio(plan, given[next++]) : plan.stdout_fd;
+  stdio[2] = (which & kGoStderr) != 0 && next < count ? above_stdio(plan, given[next++]) : plan.stderr_fd;
 }
 
 pid_t start_program(ProgramStart& start, char* stack_top) {
@@ -200,9 +203,9 @@ int child_exec_main(void* arg) {
     close(listener);
   }
   // What follows is what the seccomp filter always allows (seccomp.cc).
-  int stdin_fd = -1, stdout_fd = -1;
-  wait_for_run(plan, stdin_fd, stdout_fd);
-  if (!fds_install_stdio(plan, stdin_fd, stdout_fd)) _exit(127);
+  int stdio[3];
+  wait_for_run(plan, stdio);
+  if (!fds_install_stdio(plan, stdio)) _exit(127);
   if (!rlimits_apply(plan)) _exit(127);
   // Everything but stdio closes at exec; the error pipe stays usable until then.
   if (syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) != 0)

@@ -1,6 +1,7 @@
 // Collecting files from the work dir after the program has exited (supervisor
 // side). The program is untrusted and so is everything it left: no link it planted
-// is followed, nothing but a regular file is read, sizes are capped.
+// is followed, nothing but a regular file is read, sizes and counts are capped,
+// and every file not taken is named with the reason.
 #pragma once
 
 #include <stdint.h>
@@ -22,9 +23,11 @@ struct RefusedFile {
   std::string reason;
 };
 
-// Reads `paths` (relative to the work dir) from the sandbox whose init is `init`,
-// while its mount namespace still exists; at most `max_bytes` in all.
-void collect_files(pid_t init, const std::vector<std::string>& paths, uint64_t max_bytes,
+// Reads `patterns` (relative to the work dir: exact paths, or globs where `*`,
+// `?` and `[…]` match within a name and `**` any number of directories) from the
+// sandbox whose init is `init`, while its mount namespace still exists; at most
+// `max_bytes` and `max_files` in all.
+void collect_files(pid_t init, const std::vector<std::string>& patterns, uint64_t max_bytes, uint64_t max_files,
                    std::vector<CollectedFile>& files, std::vector<RefusedFile>& refused);
 
 }  // namespace cb

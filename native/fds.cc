@@ -20,8 +20,7 @@ bool fds_close_except(const int* keep, size_t count) {
   return syscall(SYS_close_range, next, ~0U, 0U) == 0;
 }
 
-bool fds_install_stdio(const Plan& plan, int stdin_fd, int stdout_fd) {
-  const int sources[3] = {stdin_fd, stdout_fd, plan.stderr_fd};
+bool fds_install_stdio(const Plan& plan, const int (&sources)[3]) {
   for (int target = 0; target < 3; target++) {
     if (dup2(sources[target], target) < 0) child_fail(plan, Layer::Fds, "dup2", nullptr);
   }
@@ -30,11 +29,11 @@ bool fds_install_stdio(const Plan& plan, int stdin_fd, int stdout_fd) {
 
 namespace {
 
-constexpr size_t kMaxFds = 2;
+constexpr size_t kMaxFds = 3;
 
 // One byte with room for up to kMaxFds fds (SCM_RIGHTS), for sending or receiving.
 struct FdMessage {
-  char payload = 'L';
+  uint8_t payload = 0;
   struct iovec iov;
   struct msghdr msg;
   union {
@@ -55,9 +54,10 @@ struct FdMessage {
 
 }  // namespace
 
-bool fds_send(int sock, const int* fds, size_t count) {
+bool fds_send(int sock, const int* fds, size_t count, uint8_t payload) {
   if (count > kMaxFds) return false;
   FdMessage message(count);
+  message.payload = payload;
   struct msghdr& msg = message.msg;
   if (count == 0) {
     msg.msg_control = nullptr;
@@ -76,13 +76,14 @@ bool fds_send(int sock, const int* fds, size_t count) {
   return n == 1;
 }
 
-int fds_receive(int sock, int* fds, size_t max) {
+int fds_receive(int sock, int* fds, size_t max, uint8_t* payload) {
   FdMessage message(kMaxFds);
   ssize_t n;
   do {
     n = recvmsg(sock, &message.msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n != 1) return -1;  // 0: the other end closed without a message
+  if (payload != nullptr) *payload = message.payload;
   int count = 0;
   struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message.msg);
   if (cmsg != nullptr && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {

@@ -1,7 +1,8 @@
 // Mount namespace layer (run by init, still host root, before it enters the
 // slot's user namespace — so the mount namespace stays owned by the initial user
 // namespace and nothing in the sandbox can ever remount or unmount anything): a
-// read-only root assembled on a tmpfs from read-only binds, a fresh /proc with
+// read-only root assembled on a tmpfs from read-only binds (or, for an image or
+// a prepared root, a read-only overlay of its layers under that tmpfs), a fresh /proc with
 // sensitive files masked, a minimal /dev, a size- and inode-limited tmpfs for the
 // work dir and /tmp, then pivot_root with the old root detached.
 #include <errno.h>
@@ -87,15 +88,17 @@ bool create_mount_point(const Plan& plan, const Bind& bind) {
   return true;
 }
 
-bool bind_one(const Plan& plan, const Bind& bind, uint64_t attrs) {
-  create_mount_point(plan, bind);
+// `point_ready`: the mount point was made before the root went read-only.
+bool bind_one(const Plan& plan, const Bind& bind, uint64_t attrs, bool point_ready = false) {
+  if (!point_ready) create_mount_point(plan, bind);
   if (mount(bind.source.c_str(), bind.target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
     child_fail(plan, Layer::Mount, "bind", bind.target.c_str());
   return set_mount_attrs(plan, bind.target.c_str(), attrs, true);
 }
 
 bool bind_read_only(const Plan& plan) {
-  for (const Bind& bind : plan.binds) bind_one(plan, bind, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  bool ready = !plan.root_overlay.empty();
+  for (const Bind& bind : plan.binds) bind_one(plan, bind, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, ready);
   return true;
 }
 
@@ -195,6 +198,22 @@ bool mount_work_dir(const Plan& plan) {
   return true;
 }
 
+// An image or a prepared root: what the staging tmpfs holds so far (generated
+// files, the directories /proc, /dev, /box and /tmp mount on, the mount points
+// of binds, symlinks) becomes the top layer of a read-only overlay mounted over
+// the staging tmpfs itself, its other layers the root's host dirs. overlayfs
+// took its layers when mounted, so the tmpfs it hides stays its top layer.
+// Whiteouts in the layers (character devices 0/0, opaque directories) hide what
+// a lower layer holds. Nothing in it is writable; the work dir goes on top.
+bool mount_root_layers(const Plan& plan) {
+  if (plan.root_overlay.empty()) return true;
+  for (const Bind& bind : plan.binds) create_mount_point(plan, bind);
+  create_symlinks(plan);
+  if (mount("overlay", kStaging, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, plan.root_overlay.c_str()) != 0)
+    child_fail(plan, Layer::Mount, "overlay", kStaging);
+  return true;
+}
+
 // pivot_root(".", ".") stacks the old root on top of the new one; detaching it
 // leaves no path back to the host tree.
 bool pivot_into_root(const Plan& plan) {
@@ -216,9 +235,10 @@ bool mount_build_root(const Plan& plan) {
   mount_tmpfs(plan, staged(root, ""), "size=1m,nr_inodes=4096,mode=0755");
   create_dirs(plan);
   write_generated_files(plan);
+  mount_root_layers(plan);
   // The work dir and /tmp first: a read-only path under /tmp then lands on top.
   mount_work_dir(plan);
-  create_symlinks(plan);
+  if (plan.root_overlay.empty()) create_symlinks(plan);
   bind_read_only(plan);
   mount_proc(plan);
   build_dev(plan);

@@ -116,10 +116,36 @@ void add_rlimits(Plan& plan, const JobSpec& spec) {
 
 void add_landlock(Plan& plan, const JobSpec& spec) {
   plan.landlock_abi = spec.landlock_abi;
-  plan.landlock_rules.push_back({"/", landlock::kReadDir});
+  // An image's or a prepared root's whole tree is what the program runs from.
+  plan.landlock_rules.push_back({"/", spec.root_layers.empty() ? landlock::kReadDir : landlock::kReadOnly});
   plan.landlock_rules.push_back({"/proc", landlock::kReadFile | landlock::kReadDir});
   plan.landlock_rules.push_back({kWorkDir, landlock::kReadWrite});
   plan.landlock_rules.push_back({"/tmp", landlock::kReadWrite});
+}
+
+// The root's layers, top first, under the staging tmpfs (which holds the
+// generated files and mount points): overlayfs options. Separators in a path
+// would split it, so such paths are refused.
+bool add_root_layers(Plan& plan, const JobSpec& spec, std::string& error) {
+  if (spec.root_layers.empty()) return true;
+  plan.root_overlay = std::string("lowerdir=") + kStaging;
+  for (const std::string& layer : spec.root_layers) {
+    struct stat info;
+    if (layer.empty() || layer[0] != '/' || layer.find_first_of(":,\\") != std::string::npos) {
+      error = "root layer path not usable: " + layer;
+      return false;
+    }
+    if (stat(layer.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+      error = "root layer is not a directory: " + layer;
+      return false;
+    }
+    if (layer == "/" || std::string(kStaging).rfind(layer + "/", 0) == 0) {
+      error = "root layer holds the sandbox's own staging dir: " + layer;
+      return false;
+    }
+    plan.root_overlay += ":" + layer;
+  }
+  return true;
 }
 
 // /proc/sys/kernel/cap_last_cap, read once: the program drops every capability
@@ -139,6 +165,7 @@ int last_capability() {
 bool plan_sandbox(const JobSpec& spec, Plan& plan, std::string& error) {
   add_skeleton(plan);
   if (!add_read_only(plan, spec.ro_paths, true, error) || !add_read_only(plan, spec.exposed, false, error)) return false;
+  if (!add_root_layers(plan, spec, error)) return false;
   add_landlock(plan, spec);
   plan.last_capability = last_capability();
   plan.tmpfs_bytes = spec.tmpfs_bytes;

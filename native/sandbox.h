@@ -92,6 +92,10 @@ struct Plan {
   std::vector<std::string> proc_masked_files;  // /dev/null bound over these
   std::vector<std::string> proc_masked_dirs;   // an empty read-only tmpfs over these
   std::vector<Bind> dev_binds;                 // host device nodes
+  // An image or a prepared root: overlayfs options stacking the host dirs it is
+  // made of under the staging tmpfs (see mount.cc); empty: the root is the tmpfs
+  // with host binds.
+  std::string root_overlay;
   uid_t program_host_uid = 0;                  // owns the work dir and copied files
   gid_t program_host_gid = 0;
 
@@ -135,11 +139,15 @@ int landlock_build_ruleset(const Plan& plan);  // by init, in the new root: the 
 bool landlock_restrict(const Plan& plan, int ruleset);
 int seccomp_load(const Plan& plan);  // returns the listener fd, or -1
 bool fds_close_except(const int* keep, size_t count);
-bool fds_install_stdio(const Plan& plan, int stdin_fd, int stdout_fd);
-// One byte carrying up to two fds. fds_receive returns how many arrived, or -1
-// (0 bytes: the other end closed).
-bool fds_send(int sock, const int* fds, size_t count);
-int fds_receive(int sock, int* fds, size_t max);
+bool fds_install_stdio(const Plan& plan, const int (&stdio)[3]);  // after the go message, all ≥ 3
+// One byte (`payload`) carrying up to three fds. fds_receive returns how many
+// arrived, or -1 (0 bytes: the other end closed).
+bool fds_send(int sock, const int* fds, size_t count, uint8_t payload = 0);
+int fds_receive(int sock, int* fds, size_t max, uint8_t* payload = nullptr);
+
+// The go message's byte: which outputs the run brings its own of, after stdin
+// and in this order.
+constexpr uint8_t kGoStdout = 1, kGoStderr = 2;
 
 // Small async-signal-safe string helpers for building paths and messages.
 char* str_append(char* dst, const char* end, const char* src);

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <tuple>
 
 #include "cgroup.h"
 #include "clone.h"
@@ -187,15 +188,16 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, std::string& e
   return true;
 }
 
-// The run's stdout, when it brings its own (a pipe to another sandbox): a pipe
-// or a file, never a directory (a handle on a host tree).
-int given_stdout(const JobSpec& spec, JobResult& result) {
+// An output the run brings its own of (a pipe to another sandbox, or to the
+// caller, who reads it as it is written): a pipe or a file, never a directory (a
+// handle on a host tree).
+int given_output(int fd, const char* which, JobResult& result) {
   struct stat info;
-  if (spec.stdout_fd < 0 || fstat(spec.stdout_fd, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISREG(info.st_mode))) {
-    fail(result, "INVALID_SPEC", "stdout fd: not a pipe or a regular file");
+  if (fd < 0 || fstat(fd, &info) != 0 || !(S_ISFIFO(info.st_mode) || S_ISREG(info.st_mode))) {
+    fail(result, "INVALID_SPEC", std::string(which) + " fd: not a pipe or a regular file");
     return -1;
   }
-  return spec.stdout_fd;
+  return fd;
 }
 
 // The staging directory init mounts the new root on (in its own namespace).
@@ -273,7 +275,7 @@ void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& res
   if (watch.reported || read(res.status_read, &watch.report, sizeof watch.report) != sizeof watch.report) return;
   watch.reported = true;
   if (spec.collect.empty()) return;
-  collect_files(init, spec.collect, spec.collect_bytes, result.files, result.refused);
+  collect_files(init, spec.collect, spec.collect_bytes, spec.collect_files, result.files, result.refused);
   close(res.release_write);
   res.release_write = -1;
 }
@@ -439,14 +441,21 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
       return fail(result, code, error);
     }
   }
-  int stdio[2] = {open_stdin(spec, result), -1};
+  int stdio[3] = {open_stdin(spec, result), -1, -1};
   if (stdio[0] < 0) return false;
-  if (spec.stdout_given && (stdio[1] = given_stdout(spec, result)) < 0) {
-    if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
-    return false;
+  size_t count = 1;
+  uint8_t given = 0;
+  for (auto [wanted, fd, which, bit] : {std::tuple{spec.stdout_given, spec.stdout_fd, "stdout", kGoStdout},
+                                        std::tuple{spec.stderr_given, spec.stderr_fd, "stderr", kGoStderr}}) {
+    if (!wanted) continue;
+    if ((stdio[count++] = given_output(fd, which, result)) < 0) {
+      if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
+      return false;
+    }
+    given |= bit;
   }
   // A failed send means init is gone: the watch then finds out why.
-  fds_send(res.go_write, stdio, spec.stdout_given ? 2 : 1);
+  fds_send(res.go_write, stdio, count, given);
   sandbox.started = now_ms();
   if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
   close(res.go_write);
@@ -482,6 +491,8 @@ std::string sandbox_key(const JobSpec& spec) {
   for (const std::string& path : spec.ro_paths) add(path);
   add("|");
   for (const std::string& path : spec.exposed) add(path);
+  add("|");
+  for (const std::string& layer : spec.root_layers) add(layer);
   add(std::to_string(spec.tmpfs_bytes) + "/" + std::to_string(spec.tmpfs_inodes) + "/" + spec.cpus + "/" +
       std::to_string(spec.landlock_abi) + "/" + (spec.network_off ? "host-net" : "net") + "/" + (spec.seccomp_off ? "no-seccomp" : "seccomp") + "/" +
       spec.policy.key);
@@ -535,6 +546,7 @@ bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
   // Pipe ends handed over by the caller are ours to close, whatever happens.
   if (spec.stdin_kind == StdinKind::Fd) res.child_ends.push_back(spec.stdin_fd);
   if (spec.stdout_given && spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
+  if (spec.stderr_given && spec.stderr_fd >= 0) res.child_ends.push_back(spec.stderr_fd);
   if (!sandbox.code.empty() || res.pidfd < 0) return fail(result, sandbox.code.c_str(), sandbox.error);
   if (!give_run(spec, sandbox, result)) return false;  // the deleter then lets init go
   res.close_child_ends();

@@ -33,10 +33,14 @@ struct JobSpec {
   std::string stdin_path, stdin_data;
   int stdin_fd = -1, stdout_fd = -1;  // pipes to another sandbox (interactors); owned by the spec
   bool stdout_given = false;          // stdout_fd was asked for (even if it could not be duplicated)
+  int stderr_fd = -1;                 // a pipe the caller reads as the program writes; owned by the spec
+  bool stderr_given = false;
   bool truncate_output = false;       // past the cap: keep the prefix, do not stop the run
   int cancel_fd = -1;                 // an eventfd: readable when the caller cancels the run
   std::vector<std::string> collect;   // work dir files to bring back
   uint64_t collect_bytes = 64ULL << 20;
+  uint64_t collect_files = 10000;
+  std::vector<std::string> root_layers;  // host dirs stacked read-only as the root, top first; empty: host binds
 
   uint64_t cpu_ms = 1000, wall_ms = 3000;
   uint64_t memory_bytes = 256ULL << 20;

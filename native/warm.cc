@@ -63,6 +63,7 @@ JobSpec layout_of(const JobSpec& spec) {
   JobSpec layout;
   layout.ro_paths = spec.ro_paths;
   layout.exposed = spec.exposed;
+  layout.root_layers = spec.root_layers;
   layout.tmpfs_bytes = spec.tmpfs_bytes;
   layout.tmpfs_inodes = spec.tmpfs_inodes;
   layout.cpus = spec.cpus;

@@ -3,6 +3,7 @@
 // validated on both sides.
 import { z } from 'zod';
 import { SubmissionResult, TestResult, Verdict } from '../judge/schema.js';
+import { RunOutcome } from '../runs/schema.js';
 
 export const QUEUE_SUBMISSIONS = 'cellblock-submissions';
 export const QUEUE_WEBHOOKS = 'cellblock-webhooks';
@@ -41,3 +42,19 @@ export const SubmissionEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('done'), submission: SubmissionView }),
 ]);
 export type SubmissionEvent = z.infer<typeof SubmissionEvent>;
+
+// A run (POST /v1/runs): its state, and the outcome once done.
+export const RunView = z.object({ id: z.string(), status: SubmissionState, result: RunOutcome.optional() });
+export type RunView = z.infer<typeof RunView>;
+
+export const RunEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('status'), status: SubmissionState }),
+  // stdout and stderr as the program writes them
+  z.object({ type: z.literal('output'), stream: z.enum(['stdout', 'stderr']), data: z.string() }),
+  z.object({ type: z.literal('done'), run: RunView }),
+]);
+export type RunEvent = z.infer<typeof RunEvent>;
+
+// What one events channel carries: a submission's events or a run's.
+export const JobEvent = z.union([SubmissionEvent, RunEvent]);
+export type JobEvent = z.infer<typeof JobEvent>;

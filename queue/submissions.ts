@@ -1,22 +1,23 @@
-// Submissions in Redis, shared by the API and the workers: accepting one (state
-// first, then the job, so an accepted submission always has both), reading it,
-// cancelling it, writing its result exactly once, and its events on pub/sub.
+// Submissions (and runs, the same way: jobStore) in Redis, shared by the API and
+// the workers: accepting one (state first, then the job, so an accepted one
+// always has both), reading it, cancelling it, writing its result exactly once,
+// and its events on pub/sub.
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import {
+  type JobEvent,
+  JobEvent as JobEventSchema,
   QUEUE_SUBMISSIONS,
   RecentSubmission,
-  type SubmissionEvent,
-  SubmissionEvent as SubmissionEventSchema,
   type SubmissionJob,
   type SubmissionState,
   type SubmissionView,
 } from './schema.js';
 
 const key = {
-  submission: (id: string) => `cellblock:submission:${id}`,
+  record: (kind: string, id: string) => `cellblock:${kind}:${id}`,
   idempotency: (tenant: string, idempotencyKey: string) => `cellblock:idempotency:${tenant}:${idempotencyKey}`,
   active: (tenant: string) => `cellblock:active:${tenant}`,
   events: (id: string) => `cellblock:events:${id}`,
@@ -34,16 +35,18 @@ export interface SubmitOptions {
   priority?: number;
 }
 
-export interface StoredSubmission {
+// `submission`: what was submitted (a Submission, or a run's job)
+export interface Stored<S, R> {
   id: string;
   tenant: string;
   status: SubmissionState;
-  submission: Submission;
+  submission: S;
   callbackUrl?: string;
-  result?: SubmissionResult;
+  result?: R;
   createdAt: number;
   finishedAt?: number;
 }
+export type StoredSubmission = Stored<Submission, SubmissionResult>;
 
 // Moves a submission to a final state only once: a second worker finishing a
 // stalled job, or a cancel racing the result, changes nothing.
@@ -53,8 +56,10 @@ if not status or status == 'done' or status == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'finishedAt', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('DECR', KEYS[2])
-redis.call('LPUSH', KEYS[3], ARGV[5])
-redis.call('LTRIM', KEYS[3], 0, ARGV[6] - 1)
+if ARGV[5] ~= '' then
+  redis.call('LPUSH', KEYS[3], ARGV[5])
+  redis.call('LTRIM', KEYS[3], 0, ARGV[6] - 1)
+end
 return 1`;
 
 const MARK_RUNNING = `
@@ -65,21 +70,34 @@ return 1`;
 
 export const newId = (): string => randomBytes(18).toString('base64url');
 
-export interface Submissions {
-  submit(submission: Submission, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
-  load(id: string): Promise<StoredSubmission | undefined>;
-  loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined>;
-  // who sent it and in what language, without loading it
+export interface JobStore<S, R, V> {
+  submit(submission: S, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
+  load(id: string): Promise<Stored<S, R> | undefined>;
+  loadOwned(tenant: string, id: string): Promise<Stored<S, R> | undefined>;
+  // who sent it and in what language (submissions), without loading it
   summary(id: string): Promise<{ tenant: string; language: string | null } | undefined>;
-  view(tenant: string, id: string): Promise<SubmissionView | undefined>;
+  view(tenant: string, id: string): Promise<V | undefined>;
   activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
-  finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean>;
+  finish(id: string, status: 'done' | 'cancelled', result?: R): Promise<boolean>;
   cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
-  publish(id: string, event: SubmissionEvent): Promise<void>;
+  publish(id: string, event: JobEvent): Promise<void>;
   // the last submissions finished, newest first
   recent(): Promise<RecentSubmission[]>;
   queue: Queue<SubmissionJob>;
+}
+export type Submissions = JobStore<Submission, SubmissionResult, SubmissionView>;
+
+// What differs between submissions and runs: their Redis key and BullMQ job
+// names, their view, and the "done" event.
+export interface JobKind<S, R, V> {
+  name: 'submission' | 'run';
+  jobName: 'judge' | 'run';
+  view(stored: Stored<S, R>): V;
+  done(view: V): JobEvent;
+  // submissions: kept beside the record, and in the list of recent verdicts
+  language?(submission: S): string;
+  recent?(stored: Stored<S, R>, status: 'done' | 'cancelled', result: R | undefined): RecentSubmission;
 }
 
 export function toView(stored: StoredSubmission): SubmissionView {
@@ -88,50 +106,71 @@ export function toView(stored: StoredSubmission): SubmissionView {
 
 export function submissions(redis: Redis, resultTtlSeconds: number): Submissions {
   const queue = new Queue<SubmissionJob>(QUEUE_SUBMISSIONS, { connection: redis });
+  return jobStore(redis, resultTtlSeconds, queue, {
+    name: 'submission',
+    jobName: 'judge',
+    view: toView,
+    done: (view) => ({ type: 'done', submission: view }),
+    language: (submission) => submission.language,
+    recent: (stored, status, result) => ({
+      id: stored.id,
+      tenant: stored.tenant,
+      language: stored.submission.language,
+      status,
+      verdict: result?.verdict ?? null,
+      at: Date.now(),
+    }),
+  });
+}
 
-  async function load(id: string): Promise<StoredSubmission | undefined> {
-    const fields = await redis.hgetall(key.submission(id));
+// Both kinds share one queue (so one worker's slots bound all its sandboxes),
+// one active count per tenant, the events channels and the cancel channel.
+export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue: Queue<SubmissionJob>, kind: JobKind<S, R, V>): JobStore<S, R, V> {
+  const recordKey = (id: string) => key.record(kind.name, id);
+
+  async function load(id: string): Promise<Stored<S, R> | undefined> {
+    const fields = await redis.hgetall(recordKey(id));
     if (!fields.status || !fields.submission || !fields.tenant) return undefined;
     return {
       id,
       tenant: fields.tenant,
       status: fields.status as SubmissionState,
-      submission: JSON.parse(fields.submission) as Submission,
+      submission: JSON.parse(fields.submission) as S,
       ...(fields.callbackUrl ? { callbackUrl: fields.callbackUrl } : {}),
-      ...(fields.result ? { result: JSON.parse(fields.result) as SubmissionResult } : {}),
+      ...(fields.result ? { result: JSON.parse(fields.result) as R } : {}),
       createdAt: Number(fields.createdAt),
       ...(fields.finishedAt ? { finishedAt: Number(fields.finishedAt) } : {}),
     };
   }
 
   // Another tenant's submission does not exist, as far as this one can tell.
-  async function loadOwned(tenant: string, id: string): Promise<StoredSubmission | undefined> {
+  async function loadOwned(tenant: string, id: string): Promise<Stored<S, R> | undefined> {
     const stored = await load(id);
     return stored?.tenant === tenant ? stored : undefined;
   }
 
-  const publish = async (id: string, event: SubmissionEvent) => {
+  const publish = async (id: string, event: JobEvent) => {
     await redis.publish(key.events(id), JSON.stringify(event));
   };
 
-  async function finish(id: string, status: 'done' | 'cancelled', result?: SubmissionResult): Promise<boolean> {
+  async function finish(id: string, status: 'done' | 'cancelled', result?: R): Promise<boolean> {
     const stored = await load(id);
     if (!stored) return false;
     const written =
       (await redis.eval(
         FINISH,
         3,
-        key.submission(id),
+        recordKey(id),
         key.active(stored.tenant),
         key.recent,
         status,
         result ? JSON.stringify(result) : '',
         String(Date.now()),
         String(resultTtlSeconds),
-        JSON.stringify({ id, tenant: stored.tenant, language: stored.submission.language, status, verdict: result?.verdict ?? null, at: Date.now() } satisfies RecentSubmission),
+        kind.recent ? JSON.stringify(kind.recent(stored, status, result)) : '',
         String(RECENT_MAX),
       )) === 1;
-    if (written) await publish(id, { type: 'done', submission: { ...(result ?? {}), id, status } });
+    if (written) await publish(id, kind.done(kind.view({ ...stored, status, ...(result ? { result } : {}) })));
     return written;
   }
 
@@ -154,20 +193,20 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
       }
       await redis
         .multi()
-        .hset(key.submission(id), {
+        .hset(recordKey(id), {
           tenant: options.tenant,
           // beside the submission, so listing it never reads the source and tests
-          language: submission.language,
+          ...(kind.language ? { language: kind.language(submission) } : {}),
           status: 'queued',
           submission: JSON.stringify(submission),
           ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
           createdAt: String(Date.now()),
         })
-        .expire(key.submission(id), resultTtlSeconds)
+        .expire(recordKey(id), resultTtlSeconds)
         .incr(key.active(options.tenant))
         .exec();
       await queue.add(
-        'judge',
+        kind.jobName,
         { id },
         {
           jobId: id,
@@ -185,7 +224,7 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     loadOwned,
 
     async summary(id) {
-      const [tenant, language] = await redis.hmget(key.submission(id), 'tenant', 'language');
+      const [tenant, language] = await redis.hmget(recordKey(id), 'tenant', 'language');
       return tenant ? { tenant, language: language ?? null } : undefined;
     },
 
@@ -199,7 +238,7 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
 
     async view(tenant, id) {
       const stored = await loadOwned(tenant, id);
-      return stored && toView(stored);
+      return stored && kind.view(stored);
     },
 
     async activeCount(tenant) {
@@ -207,7 +246,7 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
     },
 
     async markRunning(id) {
-      const changed = (await redis.eval(MARK_RUNNING, 1, key.submission(id))) === 1;
+      const changed = (await redis.eval(MARK_RUNNING, 1, recordKey(id))) === 1;
       if (changed) await publish(id, { type: 'status', status: 'running' });
       return changed;
     },
@@ -227,19 +266,19 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
 // One subscriber connection for all submissions' events (pattern subscription),
 // fanned out to listeners by id.
 export interface EventHub {
-  listen(id: string, listener: (event: SubmissionEvent) => void): () => void;
+  listen(id: string, listener: (event: JobEvent) => void): () => void;
   close(): Promise<void>;
 }
 
 // Resolves once the subscription is in place: no event published after it is missed.
 export async function eventHub(subscriber: Redis): Promise<EventHub> {
-  const listeners = new Map<string, Set<(event: SubmissionEvent) => void>>();
+  const listeners = new Map<string, Set<(event: JobEvent) => void>>();
   const prefix = EVENTS_PATTERN.slice(0, -1);
   await subscriber.psubscribe(EVENTS_PATTERN);
   subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
     const set = listeners.get(channel.slice(prefix.length));
     if (!set) return;
-    const parsed = SubmissionEventSchema.safeParse(JSON.parse(message));
+    const parsed = JobEventSchema.safeParse(JSON.parse(message));
     if (parsed.success) for (const listener of set) listener(parsed.data);
   });
   return {
@@ -261,13 +300,13 @@ export async function eventHub(subscriber: Redis): Promise<EventHub> {
 
 // Resolves with the submission once it is done or cancelled, or with its
 // current state when `timeoutMs` passes first.
-export async function waitForFinal(
-  subs: Submissions,
+export async function waitForFinal<V extends { status: SubmissionState }>(
+  subs: { view(tenant: string, id: string): Promise<V | undefined> },
   hub: EventHub,
   tenant: string,
   id: string,
   timeoutMs: number,
-): Promise<SubmissionView | undefined> {
+): Promise<V | undefined> {
   let stop = () => {};
   // listen before reading, so a result landing in between is not missed
   const final = new Promise<void>((resolve) => {

@@ -16,6 +16,8 @@ export const ErrorCode = z.enum([
   'TEST_SET_NOT_FOUND', // no stored test set has this hash
   'INVALID_PACKAGE', // a problem package is malformed or partial (the file is named)
   'PROBLEM_NOT_FOUND', // no stored problem package has this id
+  'IMAGE_NOT_FOUND', // no imported image has this digest
+  'IMAGE_INVALID', // an image tarball cannot be imported (format, digests, layers)
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

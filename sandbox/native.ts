@@ -27,8 +27,12 @@ export interface NativeSpec {
   stdinData?: string | Uint8Array;
   stdinFd?: number;
   stdoutFd?: number;
+  stderrFd?: number;
   truncateOutput: boolean;
   collect: string[];
+  collectBytes: number;
+  collectFiles: number;
+  rootLayers?: string[];
   cpuMs: number;
   wallMs: number;
   memoryBytes: number;

@@ -1,6 +1,7 @@
 // run(spec): validate, refuse what cannot be sandboxed, map to the addon's spec,
 // launch, and shape the result.
-import { lstatSync } from 'node:fs';
+import { closeSync, lstatSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { compilePolicy } from '../profiles/seccomp.js';
@@ -23,7 +24,12 @@ export interface RunOptions {
   testLayersOff?: TestLayer[];
   // aborting it kills the run's whole tree; the result's status is then "cancelled"
   signal?: AbortSignal;
+  // stdout and stderr as the program writes them (up to the output cap), not
+  // only in the result
+  onOutput?: (stream: OutputStream, chunk: Buffer) => void;
 }
+
+export type OutputStream = 'stdout' | 'stderr';
 
 let nextCancelToken = 1;
 
@@ -40,6 +46,39 @@ async function launch(native: NativeSpec, signal: AbortSignal | undefined) {
   } finally {
     signal.removeEventListener('abort', cancel);
   }
+}
+
+// stdout and stderr go to pipes of ours, read as the program writes: what the
+// supervisor would capture is kept here instead, with the same cap (past it the
+// run is stopped with output_limit, or with truncateOutput the rest dropped).
+async function launchStreaming(native: NativeSpec, options: RunOptions & { onOutput: RunOptions['onOutput'] & {} }) {
+  const overflow = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, overflow.signal]) : overflow.signal;
+  const streams = (['stdout', 'stderr'] as const).map((name) => {
+    const [read, write] = addon.pipe();
+    const kept: Buffer[] = [];
+    let size = 0;
+    const socket = new Socket({ fd: read, readable: true, writable: false });
+    socket.on('data', (chunk: Buffer) => {
+      const part = chunk.subarray(0, Math.max(0, native.outputBytes - size));
+      size += part.length;
+      if (part.length > 0) {
+        kept.push(part);
+        options.onOutput(name, part);
+      }
+      if (part.length < chunk.length && !native.truncateOutput) overflow.abort();
+    });
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    return { write, kept, ended };
+  });
+  const [out, err] = streams as [(typeof streams)[0], (typeof streams)[0]];
+  const running = launch({ ...native, stdoutFd: out.write, stderrFd: err.write }, signal);
+  // the addon duplicated them at launch: ours close at once, so EOF comes with the run's end
+  for (const stream of streams) closeSync(stream.write);
+  const result = await running;
+  await Promise.all(streams.map((stream) => stream.ended));
+  const status = overflow.signal.aborted && result.status === 'cancelled' ? 'output_limit' : result.status;
+  return { ...result, status, stdout: Buffer.concat(out.kept), stderr: Buffer.concat(err.kept) };
 }
 
 const EXPOSED_WITHOUT_MOUNT_ISOLATION = ['/etc', '/root', '/home', '/var', '/tmp', '/run'];
@@ -92,6 +131,7 @@ function checkPathsExist(spec: ParsedRunSpec): void {
     ...spec.readOnly.map((path) => ['read-only path', path] as const),
     ...spec.files.flatMap((file) => ('source' in file ? [['file to copy in', file.source] as const] : [])),
     ...(spec.stdin && 'file' in spec.stdin ? [['stdin file', spec.stdin.file] as const] : []),
+    ...(spec.rootLayers ?? []).map((path) => ['root layer', path] as const),
   ];
   for (const [what, path] of paths) {
     if (!exists(path)) throw new SandboxError('PATH_NOT_FOUND', `${what} does not exist: ${path}`);
@@ -114,7 +154,9 @@ function toNative(spec: ParsedRunSpec, landlockAbi: number): NativeSpec {
     argv: spec.argv,
     env: Object.entries(env).map(([key, value]) => `${key}=${value}`),
     pathDirs: env.PATH.split(':').filter((dir) => dir.startsWith('/')),
-    readOnly: [...new Set([...defaultReadOnly(), ...spec.readOnly])],
+    // a root of its own brings its own /usr
+    readOnly: [...new Set([...(spec.rootLayers ? [] : defaultReadOnly()), ...spec.readOnly])],
+    ...(spec.rootLayers ? { rootLayers: spec.rootLayers } : {}),
     copies: spec.files.map((file) =>
       'source' in file
         ? { dest: file.path, source: file.source, mode: file.mode ?? (lstatSync(file.source).mode & 0o777) }
@@ -127,6 +169,8 @@ function toNative(spec: ParsedRunSpec, landlockAbi: number): NativeSpec {
     ...(spec.stdoutFd !== undefined ? { stdoutFd: spec.stdoutFd } : {}),
     truncateOutput: spec.truncateOutput,
     collect: spec.collect,
+    collectBytes: spec.limits.collectKb * kb,
+    collectFiles: spec.limits.collectFiles,
     cpuMs: spec.limits.cpuMs,
     wallMs: spec.limits.wallMs,
     memoryBytes: spec.limits.memoryKb * kb,
@@ -149,7 +193,8 @@ export async function run(input: RunSpec, options: RunOptions = {}): Promise<Run
   checkPathsExist(spec);
   const test = testLayers(options);
   const weakened = [...missing, ...test.layers.map((layer) => `${layer} (test)`)];
-  const raw = await launch({ ...toNative(spec, landlockAbi), ...test.native }, options.signal);
+  const native = { ...toNative(spec, landlockAbi), ...test.native };
+  const raw = options.onOutput ? await launchStreaming(native, { ...options, onOutput: options.onOutput }) : await launch(native, options.signal);
   const error = raw.error ? { code: ErrorCode.catch('SANDBOX_SETUP').parse(raw.error.code), message: raw.error.message } : undefined;
   return {
     status: RunStatus.parse(raw.status),

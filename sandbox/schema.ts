@@ -9,7 +9,7 @@ const absolutePath = z
   .refine((p) => isAbsolute(p) && normalize(p) === p && !p.includes('\0'), 'must be an absolute, normalized path');
 
 // A path inside the work dir: relative, no "..", no empty segments.
-const workPath = z
+export const workPath = z
   .string()
   .min(1)
   .max(255)
@@ -32,6 +32,9 @@ const LimitFields = z.object({
   stackKb: z.number().int().min(64).max(16 * 1024 * 1024),
   diskKb: z.number().int().min(64).max(16 * 1024 * 1024),
   inodes: z.number().int().min(16).max(1_000_000),
+  // files brought back after the run: bytes in all, and how many
+  collectKb: z.number().int().min(1).max(16 * 1024 * 1024),
+  collectFiles: z.number().int().min(1).max(100_000),
 });
 
 export const DEFAULT_LIMITS: z.infer<typeof LimitFields> = {
@@ -45,6 +48,8 @@ export const DEFAULT_LIMITS: z.infer<typeof LimitFields> = {
   stackKb: 65_536,
   diskKb: 65_536,
   inodes: 4_096,
+  collectKb: 65_536,
+  collectFiles: 1_000,
 };
 
 // Some limits, no defaults: what a profile step overrides.
@@ -90,8 +95,17 @@ export const RunSpec = z.object({
   truncateOutput: z.boolean().default(false),
   // captured output that is not valid UTF-8: see text.ts
   outputText: z.enum(['utf8', 'escaped']).default('utf8'),
-  // work dir files to bring back after the run (no link is followed)
+  // work dir files to bring back after the run (no link is followed): paths, or
+  // globs where * ? [...] match within a name and ** any number of directories
   collect: z.array(workPath).max(1_000).default([]),
+  // the root: host dirs stacked read-only (overlayfs), top first — an imported
+  // image's layers or a directory the operator prepared; absent: the host's
+  // /usr and friends bound read-only
+  rootLayers: z
+    .array(absolutePath.refine((p) => !/[:,\\]/.test(p), 'no ":", "," or "\\" in a root layer path'))
+    .min(1)
+    .max(128)
+    .optional(),
   cpus: z.string().regex(/^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$/, 'a cpuset list such as 0-1,3').optional(),
   seccomp: z
     .object({

@@ -13,6 +13,7 @@ PACKAGES=(
   redis-server      # the queue (the service starts its own when REDIS_URL is unset)
   bubblewrap        # the benchmark's peer
   chromium          # the web pages' tests drive it headless (playwright-core downloads no browser)
+  attr              # setfattr: opaque directories of imported image layers (overlayfs)
   # the judge's language toolchains (profiles/languages/*.json); a missing one
   # only makes its language unavailable. Rust comes from rustup, not from here.
   openjdk-17-jdk-headless  # java: javac, jar and java

@@ -75,4 +75,5 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export const defaultStore = (): ContentStore => directoryStore(process.env.CELLBLOCK_STORE ?? '/var/lib/cellblock/store');
+export const defaultStoreRoot = (): string => process.env.CELLBLOCK_STORE ?? '/var/lib/cellblock/store';
+export const defaultStore = (): ContentStore => directoryStore(defaultStoreRoot());

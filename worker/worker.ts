@@ -1,15 +1,19 @@
-// The worker: takes submissions from the queue, judges each in one of its slots,
-// stores the result once, and hands webhooks to their own queue. A worker killed
+// The worker: takes submissions (and runs) from the queue, judges (or runs) each
+// in one of its slots, stores the result once, and hands webhooks to their own queue. A worker killed
 // mid-job leaves a stalled job (its lock expires) that another worker finishes.
-import { DelayedError, Worker } from 'bullmq';
+import { DelayedError, type Job, Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type Connection } from '../queue/redis.js';
 import { type Logger } from 'pino';
 import { judge } from '../judge/judge.js';
-import { type SubmissionResult } from '../judge/schema.js';
+import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import { metrics } from '../queue/metrics.js';
+import { type Images } from '../images/images.js';
+import { type Runs } from '../queue/runs.js';
 import { SubmissionJob } from '../queue/schema.js';
-import { CANCEL_CHANNEL, type Submissions } from '../queue/submissions.js';
+import { CANCEL_CHANNEL, type JobStore, type Stored, type Submissions } from '../queue/submissions.js';
+import { executeRun } from '../runs/runs.js';
+import { type RunJob, type RunOutcome } from '../runs/schema.js';
 import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
 import { workerName } from '../queue/workers.js';
 import { SandboxError } from '../sandbox/errors.js';
@@ -21,6 +25,17 @@ export interface WorkerSettings {
   pinCpus: boolean;
   webhookSecret: string;
   store: ContentStore;
+  runs: Runs;
+  images: Images;
+}
+
+// What a kind of job does in a slot: its work, its answer to a failure of ours,
+// the body its webhook carries, and its metrics.
+interface Handler<S, R> {
+  execute(stored: Stored<S, R>, signal: AbortSignal, cpu: string | undefined): Promise<R>;
+  internalError(message: string): R;
+  webhookBody(id: string, result: R): unknown;
+  observe(stored: Stored<S, R>, result: R, seconds: number): void;
 }
 
 export interface RunningWorker {
@@ -56,6 +71,20 @@ const internalError = (message: string): SubmissionResult => ({
   error: message,
 });
 
+// A run that could not be run, after retries: the error says what failed on our side.
+const runInternalError = (message: string): RunOutcome => ({
+  status: 'internal_error',
+  exitCode: null,
+  signal: null,
+  signalName: null,
+  cpuMs: 0,
+  wallMs: 0,
+  memoryKb: 0,
+  stdout: '',
+  stderr: '',
+  error: { code: 'SANDBOX_SETUP', message },
+});
+
 export function startWorker(
   connection: Connection,
   subscriber: Redis,
@@ -73,60 +102,88 @@ export function startWorker(
     if (channel === CANCEL_CHANNEL) running.get(id)?.abort();
   });
 
-  // The result is written once; whoever writes it also queues the webhook.
-  async function finishAndNotify(id: string, result: SubmissionResult, callbackUrl: string | undefined) {
-    if (!(await subs.finish(id, 'done', result)) || !callbackUrl) return;
-    await enqueueDelivery(webhooks, { id, url: callbackUrl, body: JSON.stringify({ ...result, id, status: 'done' }) });
-  }
+  const judging: Handler<Submission, SubmissionResult> = {
+    execute: (stored, signal, cpu) =>
+      judge(stored.submission, {
+        signal,
+        store: settings.store,
+        parallelism: 1,
+        ...(cpu !== undefined ? { cpus: cpu } : {}),
+        onTest: (test, index, total) => void subs.publish(stored.id, { type: 'test', index, total, test }),
+      }),
+    internalError,
+    webhookBody: (id, result) => ({ ...result, id, status: 'done' }),
+    observe: (stored, result, seconds) => {
+      metrics.judgeDuration.observe({ language: stored.submission.language }, seconds);
+      metrics.submissions.inc({ language: stored.submission.language, verdict: result.verdict });
+    },
+  };
+  const runHandler: Handler<RunJob, RunOutcome> = {
+    execute: (stored, signal, cpu) =>
+      executeRun(stored.submission, {
+        store: settings.store,
+        images: settings.images,
+        signal,
+        ...(cpu !== undefined ? { cpus: cpu } : {}),
+        onOutput: (stream, data) => {
+          if (data) void settings.runs.publish(stored.id, { type: 'output', stream, data });
+        },
+      }),
+    internalError: (message) => runInternalError(message),
+    webhookBody: (id, result) => ({ id, status: 'done', result }),
+    observe: () => undefined,
+  };
 
   let shuttingDown = false;
+
+  // One job in one slot; its result is written once, and whoever writes it also
+  // queues the webhook.
+  async function handle<S, R, V>(job: Job, token: string | undefined, store: JobStore<S, R, V>, handler: Handler<S, R>) {
+    const { id } = SubmissionJob.parse(job.data);
+    const stored = await store.load(id);
+    // cancelled while queued, or already done by a worker that then stalled
+    if (!stored || !(await store.markRunning(id))) return;
+    const finishAndNotify = async (result: R) => {
+      if (!(await store.finish(id, 'done', result)) || !stored.callbackUrl) return;
+      await enqueueDelivery(webhooks, { id, url: stored.callbackUrl, body: JSON.stringify(handler.webhookBody(id, result)) });
+    };
+    metrics.queueWait.observe((Date.now() - stored.createdAt) / 1000);
+    const abort = new AbortController();
+    running.set(id, abort);
+    const cpu = cpus.take();
+    const started = Date.now();
+    try {
+      const result = await handler.execute(stored, abort.signal, cpu);
+      if (abort.signal.aborted) {
+        if (!shuttingDown) return; // cancelled by its submitter: the API wrote the state
+        // handed back, without spending an attempt: another worker starts it again
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError();
+      }
+      handler.observe(stored, result, (Date.now() - started) / 1000);
+      await finishAndNotify(result);
+    } catch (error) {
+      if (error instanceof DelayedError) throw error;
+      // a job the engine refuses (e.g. a language gone from this host) is
+      // retried elsewhere, then answered with an internal error
+      metrics.internalErrors.inc();
+      log.error({ err: error, id }, 'job failed');
+      const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (final) {
+        const message = error instanceof SandboxError ? `${error.code}: ${error.message}` : String(error);
+        await finishAndNotify(handler.internalError(message));
+        return;
+      }
+      throw error;
+    } finally {
+      running.delete(id);
+      cpus.give(cpu);
+    }
+  }
+
   const worker = new Worker(
     QUEUE_SUBMISSIONS,
-    async (job, token) => {
-      const { id } = SubmissionJob.parse(job.data);
-      const stored = await subs.load(id);
-      // cancelled while queued, or already judged by a worker that then stalled
-      if (!stored || !(await subs.markRunning(id))) return;
-      metrics.queueWait.observe((Date.now() - stored.createdAt) / 1000);
-      const abort = new AbortController();
-      running.set(id, abort);
-      const cpu = cpus.take();
-      const started = Date.now();
-      try {
-        const result = await judge(stored.submission, {
-          signal: abort.signal,
-          store: settings.store,
-          parallelism: 1,
-          ...(cpu !== undefined ? { cpus: cpu } : {}),
-          onTest: (test, index, total) => void subs.publish(id, { type: 'test', index, total, test }),
-        });
-        if (abort.signal.aborted) {
-          if (!shuttingDown) return; // cancelled by its submitter: the API wrote the state
-          // handed back, without spending an attempt: another worker starts it again
-          await job.moveToDelayed(Date.now(), token);
-          throw new DelayedError();
-        }
-        metrics.judgeDuration.observe({ language: stored.submission.language }, (Date.now() - started) / 1000);
-        metrics.submissions.inc({ language: stored.submission.language, verdict: result.verdict });
-        await finishAndNotify(id, result, stored.callbackUrl);
-      } catch (error) {
-        if (error instanceof DelayedError) throw error;
-        // a submission the engine refuses (e.g. a language gone from this host)
-        // is retried elsewhere, then answered with IE
-        metrics.internalErrors.inc();
-        log.error({ err: error, id }, 'judging failed');
-        const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        if (final) {
-          const message = error instanceof SandboxError ? `${error.code}: ${error.message}` : String(error);
-          await finishAndNotify(id, internalError(message), stored.callbackUrl);
-          return;
-        }
-        throw error;
-      } finally {
-        running.delete(id);
-        cpus.give(cpu);
-      }
-    },
+    (job, token) => (job.name === 'run' ? handle(job, token, settings.runs, runHandler) : handle(job, token, subs, judging)),
     { connection, name: workerName(settings.slots), concurrency: settings.slots, lockDuration: LOCK_MS, stalledInterval: STALLED_CHECK_MS, maxStalledCount: 3 },
   );
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));

@@ -426,7 +426,7 @@ export interface SseEvent {
 
 const openStreams = new Set<EventStream>();
 
-// Reads GET /v1/submissions/:id/events as it arrives. `ended` resolves when the
+// Reads GET /v1/submissions/:id/events (or /v1/runs/:id/events) as it arrives. `ended` resolves when the
 // server closes the stream.
 export class EventStream {
   readonly events: SseEvent[] = [];
@@ -444,9 +444,9 @@ export class EventStream {
     });
   }
 
-  static async open(base: string, id: string, headers: Record<string, string> = {}): Promise<EventStream> {
+  static async open(base: string, id: string, headers: Record<string, string> = {}, kind: 'submissions' | 'runs' = 'submissions'): Promise<EventStream> {
     const abort = new AbortController();
-    const response = await fetch(`${base}/v1/submissions/${id}/events`, { headers, signal: abort.signal });
+    const response = await fetch(`${base}/v1/${kind}/${id}/events`, { headers, signal: abort.signal });
     if (response.status !== 200) assert.fail(`events: HTTP ${response.status} ${await response.text()}`);
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
     const stream = new EventStream(response, abort);

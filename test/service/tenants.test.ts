@@ -53,7 +53,7 @@ describe('service tenants (API keys, open mode off)', () => {
         { name: 'alice', sha256: sha256(KEYS.alice) },
         { name: 'bob', sha256: sha256(KEYS.bob) },
         { name: 'limited', sha256: sha256(KEYS.limited), ratePerMinute: LIMITED_RATE },
-        { name: 'small', sha256: sha256(KEYS.small), maxActive: 1, ceilings: SMALL_CEILINGS },
+        { name: 'small', sha256: sha256(KEYS.small), maxActive: 1, ceilings: SMALL_CEILINGS, runCeilings: { wallMs: 2_000 } },
       ],
       ceilings: { wallMs: GLOBAL_WALL_CEILING },
     });
@@ -222,5 +222,26 @@ describe('service tenants (API keys, open mode off)', () => {
       const view = reply.status === 200 ? asView(reply) : await waitForView(base, asView(reply).id, isFinal, 20_000, small);
       assert.notEqual(view.verdict, 'AC', `160 MiB allocated under a ${SMALL_CEILINGS.memoryKb} KiB ceiling: ${JSON.stringify(view.tests)}`);
     });
+  });
+
+  it("runs: a key is needed, a tenant never sees another's, and a key's run ceilings hold", async () => {
+    const id = 'A'.repeat(24);
+    const hash = sha256('x');
+    for (const headers of [{}, bearer(uniqueToken('key-wrong'))]) {
+      assertError(await call(base, 'POST', '/v1/runs', { body: { argv: ['/bin/true'] }, headers }), 401, 'UNAUTHORIZED');
+      assertError(await call(base, 'GET', `/v1/runs/${id}`, { headers }), 401, 'UNAUTHORIZED');
+      assertError(await call(base, 'DELETE', `/v1/runs/${id}`, { headers }), 401, 'UNAUTHORIZED');
+      assertError(await call(base, 'GET', `/v1/runs/${id}/events`, { headers }), 401, 'UNAUTHORIZED');
+      assertError(await call(base, 'PUT', `/v1/files/${hash}`, { raw: 'x', headers }), 401, 'UNAUTHORIZED');
+      assertError(await call(base, 'GET', `/v1/files/${hash}`, { headers }), 401, 'UNAUTHORIZED');
+    }
+    const accepted = await call(base, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/echo', 'alice'], limits: { wallMs: 3_000 } }, headers: bearer(KEYS.alice) });
+    assert.equal(accepted.status, 200, describeReply(accepted));
+    const run = accepted.json as { id: string; result: { stdout: string } };
+    assert.equal(run.result.stdout, 'alice\n');
+    assertError(await call(base, 'GET', `/v1/runs/${run.id}`, { headers: bearer(KEYS.bob) }), 404, 'NOT_FOUND');
+    assertError(await call(base, 'DELETE', `/v1/runs/${run.id}`, { headers: bearer(KEYS.bob) }), 404, 'NOT_FOUND');
+    assertError(await call(base, 'GET', `/v1/submissions/${run.id}`, { headers: bearer(KEYS.alice) }), 404, 'NOT_FOUND');
+    assertError(await call(base, 'POST', '/v1/runs', { body: { argv: ['/bin/true'], limits: { wallMs: 3_000 } }, headers: bearer(KEYS.small) }), 422, 'LIMIT_ABOVE_CEILING');
   });
 });

@@ -12,6 +12,7 @@ import { SubmissionJob } from '../queue/schema.js';
 import { CANCEL_CHANNEL, type Submissions } from '../queue/submissions.js';
 import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
+import { probe } from '../sandbox/host.js';
 import { type ContentStore } from '../store/content.js';
 import { enqueueDelivery, startDeliveries, webhookQueue } from './webhooks.js';
 
@@ -62,6 +63,12 @@ export function startWorker(
   settings: WorkerSettings,
   log: Logger,
 ): RunningWorker {
+  // The start-up sweep, before any job is taken: detecting the cgroup hierarchy
+  // removes the run cgroups of processes that died mid-run (a SIGKILLed or
+  // crashed worker) and only theirs. Their sandboxes died with them (init's
+  // parent-death signal), their work dirs with their mount namespaces, and their
+  // slot numbers with their flocks.
+  probe();
   const running = new Map<string, AbortController>();
   const cpus = cpuPool(settings.slots, settings.pinCpus);
   const webhooks = webhookQueue(connection);

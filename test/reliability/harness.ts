@@ -50,7 +50,7 @@ export interface Figures {
 export function report(scenario: string, figures: Figures): void {
   const { latencies, ...rest } = figures;
   const line: Record<string, unknown> = { ...rest };
-  if (latencies) {
+  if (latencies && latencies.length > 0) {
     line.p50Ms = Math.round(percentile(latencies, 50));
     line.p99Ms = Math.round(percentile(latencies, 99));
   }

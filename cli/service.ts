@@ -99,6 +99,7 @@ async function startWorkerPart(config: Config, redisUrl: string, log: Logger): P
     slots: config.workers,
     pinCpus: config.pinCpus,
     webhookSecret: webhookSecret(config),
+    webhookPolicy: { attempts: config.webhookAttempts, backoffMs: config.webhookBackoffMs, timeoutMs: config.webhookTimeoutMs },
     store: storeFor(config),
   }, log);
   log.info({ slots: config.workers }, 'worker started');

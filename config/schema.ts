@@ -52,6 +52,11 @@ export const Config = z
     ceilings: Ceilings.prefault({}),
     // signs webhook bodies; absent: a random one kept in dataDir
     webhookSecret: z.string().min(16).optional(),
+    // webhook deliveries: attempts before giving up, the first retry's delay
+    // (doubled each time), and how long a receiver may take to answer
+    webhookAttempts: z.coerce.number().int().min(1).max(30).default(8),
+    webhookBackoffMs: z.coerce.number().int().min(10).max(3_600_000).default(1_000),
+    webhookTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(10_000),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -73,6 +78,9 @@ const ENV: Record<string, keyof ConfigInput> = {
   CELLBLOCK_RESULT_TTL_SECONDS: 'resultTtlSeconds',
   CELLBLOCK_OPEN_MODE: 'openMode',
   CELLBLOCK_WEBHOOK_SECRET: 'webhookSecret',
+  CELLBLOCK_WEBHOOK_ATTEMPTS: 'webhookAttempts',
+  CELLBLOCK_WEBHOOK_BACKOFF_MS: 'webhookBackoffMs',
+  CELLBLOCK_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
   CELLBLOCK_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   CELLBLOCK_LOG_LEVEL: 'logLevel',
 };

@@ -14,12 +14,13 @@ import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { probe } from '../sandbox/host.js';
 import { type ContentStore } from '../store/content.js';
-import { enqueueDelivery, startDeliveries, webhookQueue } from './webhooks.js';
+import { type DeliveryPolicy, enqueueDelivery, startDeliveries, webhookQueue } from './webhooks.js';
 
 export interface WorkerSettings {
   slots: number;
   pinCpus: boolean;
   webhookSecret: string;
+  webhookPolicy: DeliveryPolicy;
   store: ContentStore;
 }
 
@@ -72,7 +73,7 @@ export function startWorker(
   const running = new Map<string, AbortController>();
   const cpus = cpuPool(settings.slots, settings.pinCpus);
   const webhooks = webhookQueue(connection);
-  const deliveries = startDeliveries(connection, settings.webhookSecret);
+  const deliveries = startDeliveries(connection, settings.webhookSecret, settings.webhookPolicy);
 
   void subscriber.subscribe(CANCEL_CHANNEL);
   subscriber.on('message', (channel: string, id: string) => {
@@ -82,7 +83,7 @@ export function startWorker(
   // The result is written once; whoever writes it also queues the webhook.
   async function finishAndNotify(id: string, result: SubmissionResult, callbackUrl: string | undefined) {
     if (!(await subs.finish(id, 'done', result)) || !callbackUrl) return;
-    await enqueueDelivery(webhooks, { id, url: callbackUrl, body: JSON.stringify({ ...result, id, status: 'done' }) });
+    await enqueueDelivery(webhooks, { id, url: callbackUrl, body: JSON.stringify({ ...result, id, status: 'done' }) }, settings.webhookPolicy);
   }
 
   let shuttingDown = false;

@@ -57,6 +57,9 @@ export const Config = z
     webhookAttempts: z.coerce.number().int().min(1).max(30).default(8),
     webhookBackoffMs: z.coerce.number().int().min(10).max(3_600_000).default(1_000),
     webhookTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    // a client must send its whole request (headers and body) within this, and
+    // an event stream's client must keep reading: slow and stalled clients are cut
+    requestTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -81,6 +84,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   CELLBLOCK_WEBHOOK_ATTEMPTS: 'webhookAttempts',
   CELLBLOCK_WEBHOOK_BACKOFF_MS: 'webhookBackoffMs',
   CELLBLOCK_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
+  CELLBLOCK_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   CELLBLOCK_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   CELLBLOCK_LOG_LEVEL: 'logLevel',
 };

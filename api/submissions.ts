@@ -1,6 +1,7 @@
 // /v1 routes: submissions (one, a batch, wait, events, cancel), languages and
 // test sets. Bodies are validated with the engine's own schemas.
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { type ServerResponse } from 'node:http';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { getTestSet, putTestSet } from '../judge/test-sets.js';
@@ -90,6 +91,22 @@ async function tenantFor(ctx: ApiContext, header: (name: string) => string | und
   const tenant = tenantOf(ctx.config, header);
   await checkRate(ctx.redis, tenant);
   return tenant;
+}
+
+// A client that stops reading: when bytes wait to be sent and none has moved
+// for `timeoutMs`, the connection is cut, so its socket and buffered events go.
+// A slow reader that keeps reading is left alone.
+function cutWhenStalled(response: ServerResponse, timeoutMs: number): void {
+  let pending = 0;
+  let stalledSince = Date.now();
+  const timer = setInterval(() => {
+    const now = response.writableLength; // bytes buffered, the socket's included
+    if (now === 0 || now < pending) stalledSince = Date.now();
+    else if (Date.now() - stalledSince >= timeoutMs) response.destroy();
+    pending = now;
+  }, Math.max(50, Math.min(1_000, timeoutMs / 4)));
+  timer.unref();
+  response.once('close', () => clearInterval(timer));
 }
 
 export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
@@ -209,6 +226,8 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       unlisten();
       throw new ApiError('NOT_FOUND', 'no such submission');
     }
+    const response = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+    if (response) cutWhenStalled(response, ctx.config.requestTimeoutMs);
     return streamSSE(c, async (stream) => {
       let finished = first.status === 'done' || first.status === 'cancelled';
       const end = () => {

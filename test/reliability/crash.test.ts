@@ -117,15 +117,18 @@ describe('reliability: a worker SIGKILLed mid-compile, mid-test, mid-checker', (
     const caught = await eventuallyTrue(() => new Set(phases()).size === 3 && !phases().includes(undefined), 30_000, 20);
     assert.ok(caught, `not all phases at once: ${JSON.stringify(phases())}`);
     const sandboxes = victims.flatMap((victim) => sandboxPidsBelow(victim.pid));
+    // what they will leave: their runs' cgroups (a supervisor removes them after
+    // a run; a dead one cannot)
+    const running = victims.flatMap((victim) => runCgroupsOf(victim.pid));
+    assert.ok(running.length >= 3, `run cgroups of the victims: ${running.join(', ')}`);
     const killedAt = Date.now();
     await Promise.all(victims.map((victim) => stop(victim, 'SIGKILL')));
+    // (another cellblock process starting on this host sweeps them too)
+    const left = victims.flatMap((victim) => runCgroupsOf(victim.pid));
 
     // their sandboxes die with them (init's parent-death signal)
     const gone = await eventuallyTrue(() => sandboxes.every((pid) => !isAlive(pid)), 5_000);
     assert.ok(gone, `sandboxes alive after their worker was SIGKILLed: ${describeProcesses(sandboxes)}`);
-    // what they leave: their run cgroups (a supervisor removes them after a run)
-    const left = victims.flatMap((victim) => runCgroupsOf(victim.pid));
-    assert.ok(left.length > 0, 'the dead workers left no run cgroup: nothing for the sweep to do');
     mkdirSync(decoy);
 
     const survivor = await deployment.startWorker('survivor', 2, workerEnv);

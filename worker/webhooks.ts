@@ -7,6 +7,9 @@ import { type Connection } from '../queue/redis.js';
 import { QUEUE_WEBHOOKS, type WebhookJob, WebhookJob as WebhookJobSchema } from '../queue/schema.js';
 
 export const SIGNATURE_HEADER = 'x-cellblock-signature';
+// Deliveries in flight per worker process: each is one request that mostly
+// waits, so receivers that time out hold few of them.
+export const DELIVERY_CONCURRENCY = 32;
 
 // How hard to try: attempts before giving up, the first retry's delay (doubled
 // each time), and how long a receiver may take to answer.
@@ -44,6 +47,6 @@ export function startDeliveries(connection: Connection, secret: string, policy: 
       // anything but 2xx is retried, up to the policy's attempts with backoff
       if (!response.ok) throw new Error(`webhook ${url}: HTTP ${response.status}`);
     },
-    { connection, concurrency: 8 },
+    { connection, concurrency: DELIVERY_CONCURRENCY },
   );
 }

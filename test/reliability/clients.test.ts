@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { readText } from '../helpers/host.js';
 import { aplusb, asView, call, describeReply, stopAll } from '../service/helpers.js';
-import { type Deployment, deploy, inPool, percentile, report, size, timed } from './harness.js';
+import { type Deployment, deploy, judgeAplusb, percentile, report, size } from './harness.js';
 
 const TIMEOUT_MS = 2_000;
 const SLOW_CLIENTS = size(40, 400);
@@ -68,12 +68,7 @@ describe('reliability: slow and hostile clients', () => {
     await stopAll();
   });
 
-  const judgeSome = (count: number, into: number[]) =>
-    inPool(Array.from({ length: count }, (_, i) => i), 2, async () => {
-      const reply = await timed(() => call(deployment.api.url, 'POST', '/v1/submissions?wait=true', { body: aplusb() }), into);
-      assert.equal(reply.status, 200, describeReply(reply));
-      assert.equal(asView(reply).verdict, 'AC');
-    });
+  const judgeSome = (count: number, into: number[]) => judgeAplusb(deployment.api.url, count, into);
 
   it(`${SLOW_CLIENTS} slowloris connections are cut within the request timeout; judging goes on`, async () => {
     const baseline: number[] = [];

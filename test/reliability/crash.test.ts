@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { CGROUP_V1_ROOT, hostProcesses, isAlive, mountInfo, readText, runCgroupsOf } from '../helpers/host.js';
+import { CGROUP_V1_ROOT, hostProcesses, isAlive, readText, runCgroupsOf } from '../helpers/host.js';
 import {
   aplusbTests,
   describeProcesses,
@@ -28,10 +28,11 @@ import {
   tempDir,
   waitForView,
 } from '../service/helpers.js';
-import { type Deployment, deploy, eventLog, type EventLog, report } from './harness.js';
+import { type Deployment, deploy, eventLog, type EventLog, ourMounts, report, size } from './harness.js';
 
 // Each phase lasts long enough to be caught (the kill waits for all three).
 const PHASE_SECONDS = 5;
+const ROUNDS = size(1, 5);
 
 // A compile of a few seconds: the whole standard library, and a comment no
 // other compile had (the compile cache would skip it).
@@ -71,7 +72,6 @@ function phaseOf(worker: Started): Phase | undefined {
   return undefined;
 }
 
-const ourMounts = () => mountInfo().split('\n').filter((line) => line.includes('cellblock')).sort();
 
 describe('reliability: a worker SIGKILLed mid-compile, mid-test, mid-checker', () => {
   let deployment: Deployment;
@@ -98,86 +98,90 @@ describe('reliability: a worker SIGKILLed mid-compile, mid-test, mid-checker', (
     await stopAll();
   });
 
-  it('another worker finishes each, the result is written once, and the next start sweeps what the dead left', async () => {
-    const base = deployment.api.url;
-    const tmp = tempDir('cb-rel-tmp-');
-    const workerEnv = { TMPDIR: tmp };
-    const mountsBefore = ourMounts();
-    const victims = await Promise.all(['victim-1', 'victim-2', 'victim-3'].map((name) => deployment.startWorker(name, 1, workerEnv)));
-    const submissions: Record<Phase, () => object> = { compile: slowCompile, test: slowTest, checker: slowChecker };
-    const ids = new Map<Phase, string>();
-    const hooks = new Map<Phase, string>();
-    for (const phase of ['compile', 'test', 'checker'] as const) {
-      hooks.set(phase, `/crash/${phase}/${uniqueToken('hook')}`);
-      ids.set(phase, await submit(base, { ...submissions[phase](), callbackUrl: `${receiver.url}${hooks.get(phase)}` }));
-    }
+  for (let round = 1; round <= ROUNDS; round++) {
+    it(`${ROUNDS > 1 ? `round ${round}: ` : ''}another worker finishes each, the result is written once, and the next start sweeps what the dead left`, async () => {
+      const base = deployment.api.url;
+      const tmp = tempDir('cb-rel-tmp-');
+      const workerEnv = { TMPDIR: tmp };
+      const mountsBefore = ourMounts();
+      const victims = await Promise.all(['victim-1', 'victim-2', 'victim-3'].map((name) => deployment.startWorker(name, 1, workerEnv)));
+      const submissions: Record<Phase, () => object> = { compile: slowCompile, test: slowTest, checker: slowChecker };
+      const ids = new Map<Phase, string>();
+      const hooks = new Map<Phase, string>();
+      for (const phase of ['compile', 'test', 'checker'] as const) {
+        hooks.set(phase, `/crash/${phase}/${uniqueToken('hook')}`);
+        ids.set(phase, await submit(base, { ...submissions[phase](), callbackUrl: `${receiver.url}${hooks.get(phase)}` }));
+      }
 
-    // all three caught in their phase at once, then killed together
-    const phases = () => victims.map(phaseOf);
-    const caught = await eventuallyTrue(() => new Set(phases()).size === 3 && !phases().includes(undefined), 30_000, 20);
-    assert.ok(caught, `not all phases at once: ${JSON.stringify(phases())}`);
-    const sandboxes = victims.flatMap((victim) => sandboxPidsBelow(victim.pid));
-    // what they will leave: their runs' cgroups (a supervisor removes them after
-    // a run; a dead one cannot)
-    const running = victims.flatMap((victim) => runCgroupsOf(victim.pid));
-    assert.ok(running.length >= 3, `run cgroups of the victims: ${running.join(', ')}`);
-    const killedAt = Date.now();
-    await Promise.all(victims.map((victim) => stop(victim, 'SIGKILL')));
-    // (another cellblock process starting on this host sweeps them too)
-    const left = victims.flatMap((victim) => runCgroupsOf(victim.pid));
+      // all three caught in their phase at once, then killed together
+      const phases = () => victims.map(phaseOf);
+      const caught = await eventuallyTrue(() => new Set(phases()).size === 3 && !phases().includes(undefined), 30_000, 20);
+      assert.ok(caught, `not all phases at once: ${JSON.stringify(phases())}`);
+      const sandboxes = victims.flatMap((victim) => sandboxPidsBelow(victim.pid));
+      // what they will leave: their runs' cgroups (a supervisor removes them after
+      // a run; a dead one cannot)
+      const running = victims.flatMap((victim) => runCgroupsOf(victim.pid));
+      assert.ok(running.length >= 3, `run cgroups of the victims: ${running.join(', ')}`);
+      const killedAt = Date.now();
+      await Promise.all(victims.map((victim) => stop(victim, 'SIGKILL')));
+      // (another cellblock process starting on this host sweeps them too)
+      const left = victims.flatMap((victim) => runCgroupsOf(victim.pid));
 
-    // their sandboxes die with them (init's parent-death signal)
-    const gone = await eventuallyTrue(() => sandboxes.every((pid) => !isAlive(pid)), 5_000);
-    assert.ok(gone, `sandboxes alive after their worker was SIGKILLed: ${describeProcesses(sandboxes)}`);
-    mkdirSync(decoy);
+      // their sandboxes die with them (init's parent-death signal)
+      const gone = await eventuallyTrue(() => sandboxes.every((pid) => !isAlive(pid)), 5_000);
+      assert.ok(gone, `sandboxes alive after their worker was SIGKILLed: ${describeProcesses(sandboxes)}`);
+      mkdirSync(decoy);
 
-    const survivor = await deployment.startWorker('survivor', 2, workerEnv);
-    const swept = victims.flatMap((victim) => runCgroupsOf(victim.pid));
-    assert.deepEqual(swept, [], 'run cgroups of the dead workers left after the next worker started');
-    assert.ok(readdirSync(join(CGROUP_V1_ROOT, 'memory', 'cellblock')).includes(`run-${process.pid}-1000000`), 'the sweep removed a live process\'s cgroup');
+      const survivor = await deployment.startWorker('survivor', 2, workerEnv);
+      const swept = victims.flatMap((victim) => runCgroupsOf(victim.pid));
+      assert.deepEqual(swept, [], 'run cgroups of the dead workers left after the next worker started');
+      assert.ok(readdirSync(join(CGROUP_V1_ROOT, 'memory', 'cellblock')).includes(`run-${process.pid}-1000000`), 'the sweep removed a live process\'s cgroup');
 
-    const takeoverMs: number[] = [];
-    let completed = 0;
-    for (const [phase, id] of ids) {
-      const view = await waitForView(base, id, isFinal, 60_000);
-      takeoverMs.push(Date.now() - killedAt);
-      if (view.status === 'done') completed++;
-      assert.equal(view.status, 'done', `${phase}: ${JSON.stringify(view)}`);
-      assert.equal(view.verdict, 'AC', `${phase}: ${JSON.stringify(view)}`);
-    }
-    assert.ok(isAlive(survivor.pid), 'the survivor died');
-    // written once, delivered once, unchanged a while later
-    await eventuallyTrue(() => [...hooks.values()].every((hook) => receiver.to(hook).length > 0), 10_000);
-    await delay(1_000);
-    const duplicated = [...ids.values()].filter((id) => events.done(id) !== 1).length;
-    const deliveries = [...hooks.values()].map((hook) => receiver.to(hook).length);
-    for (const [phase, id] of ids) {
-      const view = await getView(base, id);
-      assert.equal(JSON.parse(receiver.to(hooks.get(phase)!)[0]?.body ?? '{}').verdict, view.verdict);
-    }
+      const takeoverMs: number[] = [];
+      let completed = 0;
+      for (const [phase, id] of ids) {
+        const view = await waitForView(base, id, isFinal, 60_000);
+        takeoverMs.push(Date.now() - killedAt);
+        if (view.status === 'done') completed++;
+        assert.equal(view.status, 'done', `${phase}: ${JSON.stringify(view)}`);
+        assert.equal(view.verdict, 'AC', `${phase}: ${JSON.stringify(view)}`);
+      }
+      assert.ok(isAlive(survivor.pid), 'the survivor died');
+      // written once, delivered once, unchanged a while later
+      await eventuallyTrue(() => [...hooks.values()].every((hook) => receiver.to(hook).length > 0), 10_000);
+      await delay(1_000);
+      const duplicated = [...ids.values()].filter((id) => events.done(id) !== 1).length;
+      const deliveries = [...hooks.values()].map((hook) => receiver.to(hook).length);
+      for (const [phase, id] of ids) {
+        const view = await getView(base, id);
+        assert.equal(JSON.parse(receiver.to(hooks.get(phase)!)[0]?.body ?? '{}').verdict, view.verdict);
+      }
 
-    // nothing of the dead left on the host
-    const leftovers = {
-      cgroups: victims.flatMap((victim) => runCgroupsOf(victim.pid)),
-      processes: hostProcesses().filter((p) => sandboxes.includes(p.pid) && isAlive(p.pid)).map((p) => p.pid),
-      mounts: ourMounts().filter((line) => !mountsBefore.includes(line)),
-      tempFiles: readdirSync(tmp),
-      storeTemp: storeTempFiles(deployment.storeDir),
-    };
-    const leaked = Object.values(leftovers).reduce((sum, list) => sum + list.length, 0);
-    report('worker-crash', {
-      submitted: ids.size,
-      completed,
-      lost: ids.size - completed,
-      duplicated,
-      leaked,
-      cgroupsLeftByTheDead: left.length,
-      latencies: takeoverMs,
+      // nothing of the dead left on the host
+      const leftovers = {
+        cgroups: victims.flatMap((victim) => runCgroupsOf(victim.pid)),
+        processes: hostProcesses().filter((p) => sandboxes.includes(p.pid) && isAlive(p.pid)).map((p) => p.pid),
+        mounts: ourMounts().filter((line) => !mountsBefore.includes(line)),
+        tempFiles: readdirSync(tmp),
+        storeTemp: storeTempFiles(deployment.storeDir),
+      };
+      const leaked = Object.values(leftovers).reduce((sum, list) => sum + list.length, 0);
+      report('worker-crash', {
+        submitted: ids.size,
+        completed,
+        lost: ids.size - completed,
+        duplicated,
+        leaked,
+        cgroupsLeftByTheDead: left.length,
+        latencies: takeoverMs,
+      });
+      assert.equal(duplicated, 0, `done events: ${[...ids.values()].map((id) => events.done(id)).join(',')}`);
+      assert.deepEqual(deliveries, [1, 1, 1], 'deliveries per submission');
+      assert.deepEqual(leftovers, { cgroups: [], processes: [], mounts: [], tempFiles: [], storeTemp: [] });
+      rmdirSync(decoy);
+      await deployment.stopWorkers();
     });
-    assert.equal(duplicated, 0, `done events: ${[...ids.values()].map((id) => events.done(id)).join(',')}`);
-    assert.deepEqual(deliveries, [1, 1, 1], 'deliveries per submission');
-    assert.deepEqual(leftovers, { cgroups: [], processes: [], mounts: [], tempFiles: [], storeTemp: [] });
-  });
+  }
 });
 
 // Temporary files of the content store (written, then renamed into place).

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { ApiErrorCode } from '../../api/errors.js';
-import { readText } from '../helpers/host.js';
 import { stopAll } from '../service/helpers.js';
-import { type Deployment, deploy, inPool, report, size, timed } from './harness.js';
+import { type Deployment, deploy, inPool, report, rssKb, size, timed } from './harness.js';
 
 const REQUESTS = size(10_000, 100_000);
 const BODY_MAX = 64 * 1024;
@@ -161,7 +160,6 @@ async function send(base: string, req: FuzzRequest): Promise<Answer> {
   return { status: response.status, text: await response.text() };
 }
 
-const rssKb = (pid: number): number => Number(/^VmRSS:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`))?.[1] ?? 0);
 
 describe('reliability: fuzzing the HTTP surface', () => {
   let deployment: Deployment;

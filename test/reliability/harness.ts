@@ -7,9 +7,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { isAlive } from '../helpers/host.js';
+import { isAlive, mountInfo, readText } from '../helpers/host.js';
 import {
+  aplusb,
+  asView,
   call,
+  describeReply,
   eventuallyAsync,
   sandboxPidsBelow,
   type Service,
@@ -76,6 +79,23 @@ export async function timed<T>(work: () => Promise<T>, into: number[]): Promise<
     into.push(performance.now() - started);
   }
 }
+
+// Judges `count` A+B submissions with ?wait=true, two at a time, each AC; the
+// round trips go to `into`. `extra(i)` adds fields (a callbackUrl).
+export const judgeAplusb = (base: string, count: number, into: number[], extra: (i: number) => object = () => ({})): Promise<void[]> =>
+  inPool(Array.from({ length: count }, (_, i) => i), 2, async (i) => {
+    const reply = await timed(() => call(base, 'POST', '/v1/submissions?wait=true', { body: { ...aplusb(), ...extra(i) } }), into);
+    assert.equal(reply.status, 200, describeReply(reply));
+    assert.equal(asView(reply).verdict, 'AC', describeReply(reply));
+  });
+
+// ---------------------------------------------------------------- host
+
+export const rssKb = (pid: number): number => Number(/^VmRSS:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`))?.[1] ?? 0);
+
+// The host's mounts that name us: a sandbox's are in its own mount namespace,
+// so any new one here is a leak.
+export const ourMounts = (): string[] => mountInfo().split('\n').filter((line) => line.includes('cellblock')).sort();
 
 // ---------------------------------------------------------------- events
 

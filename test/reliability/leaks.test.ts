@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { childrenOf, eventually, mountInfo, readText, runCgroupsOf, sampleWhile } from '../helpers/host.js';
+import { childrenOf, eventually, runCgroupsOf, sampleWhile } from '../helpers/host.js';
 import { aplusb, aplusbTests, asView, call, describeReply, sandboxPidsBelow, type Started, stopAll, tempDir } from '../service/helpers.js';
-import { type Deployment, deploy, inPool, percentile, report, size } from './harness.js';
+import { type Deployment, deploy, inPool, ourMounts, percentile, report, rssKb, size } from './harness.js';
 
 const TESTS_PER_SUBMISSION = 5;
 const RUNS = size(500, 5_000);
@@ -16,7 +16,6 @@ const SLOTS = 2;
 // the worker's RSS after the runs against after the warm-up
 const RSS_GROWTH_BOUND_KB = size(40 * 1024, 60 * 1024);
 
-const rssKb = (pid: number): number => Number(/^VmRSS:\s+(\d+)/m.exec(readText(`/proc/${pid}/status`))?.[1] ?? 0);
 const threads = (pid: number): number => readdirSync(`/proc/${pid}/task`).length;
 
 // The worker's fds by target, without the addon's pool of ready network
@@ -39,7 +38,6 @@ function fdsOf(pid: number): { fds: string[]; slots: string[] } {
 
 // A socket's or pipe's inode changes when it is reopened: compare kinds, not names.
 const kinds = (fds: string[]) => fds.map((fd) => fd.replace(/\[\d+\]/, '[]').replace(/^\d+->/, '')).sort();
-const ourMounts = () => mountInfo().split('\n').filter((line) => line.includes('cellblock')).sort();
 
 describe('reliability: nothing left after many runs', () => {
   let deployment: Deployment;

@@ -205,7 +205,9 @@ describe('reliability: fuzzing the HTTP surface', () => {
       }
     });
     const rssAfter = rssKb(api.pid);
-    const alive = api.child.exitCode === null && api.child.signalCode === null;
+    const running = (proc: { child: { exitCode: number | null; signalCode: string | null } }) => proc.child.exitCode === null && proc.child.signalCode === null;
+    const alive = running(api);
+    const workerAlive = deployment.workers.every(running);
     report('fuzz', {
       submitted: REQUESTS,
       completed: [...statuses.values()].reduce((a, b) => a + b, 0),
@@ -217,6 +219,7 @@ describe('reliability: fuzzing the HTTP surface', () => {
       latencies,
     });
     assert.ok(alive, `the api died: ${api.stderr().slice(-2_000)}`);
+    assert.ok(workerAlive, 'the worker died judging what the fuzz got through');
     assert.deepEqual(failures.slice(0, 10), [], `${failures.length} bad answers (seed ${SEED}; CELLBLOCK_FUZZ_SEED replays)`);
     assert.ok(rssAfter - rssBefore < RSS_GROWTH_BOUND_KB, `the api grew from ${rssBefore} to ${rssAfter} kB`);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);

@@ -1,6 +1,7 @@
 // What submissions and runs share over HTTP: the answer to a POST (with
 // ?wait=true, the final view when it comes in time), GET and DELETE of one, and
 // its server-sent events.
+import { type ServerResponse } from 'node:http';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -84,6 +85,22 @@ export function jobRoutes<V extends View>(app: OpenAPIHono, ctx: ApiContext, kin
   });
 }
 
+// A client that stops reading: when bytes wait to be sent and none has moved
+// for `timeoutMs`, the connection is cut, so its socket and buffered events go.
+// A slow reader that keeps reading is left alone.
+function cutWhenStalled(response: ServerResponse, timeoutMs: number): void {
+  let pending = 0;
+  let stalledSince = Date.now();
+  const timer = setInterval(() => {
+    const now = response.writableLength; // bytes buffered, the socket's included
+    if (now === 0 || now < pending) stalledSince = Date.now();
+    else if (Date.now() - stalledSince >= timeoutMs) response.destroy();
+    pending = now;
+  }, Math.max(50, Math.min(1_000, timeoutMs / 4)));
+  timer.unref();
+  response.once('close', () => clearInterval(timer));
+}
+
 // Server-sent events of one submission or run: "state" first, then each event
 // as it is published ("status", "test" or "output", "done"); the stream ends
 // after "done", when the client goes, or at shutdown.
@@ -110,6 +127,8 @@ export async function streamEvents(
     unlisten();
     throw new ApiError('NOT_FOUND', `no such ${what}`);
   }
+  const response = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (response) cutWhenStalled(response, ctx.config.requestTimeoutMs);
   return streamSSE(c, async (stream) => {
     let finished = first.status === 'done' || first.status === 'cancelled';
     const end = () => {

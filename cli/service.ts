@@ -83,7 +83,14 @@ async function startApiPart(config: Config, redisUrl: string, log: Logger): Prom
     log,
     streams,
   });
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
+  // Slowloris: headers and body must arrive within the request timeout, checked
+  // often enough that a stalled client is cut soon after it.
+  const serverOptions = {
+    requestTimeout: config.requestTimeoutMs,
+    headersTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1_000, config.requestTimeoutMs / 4)),
+  };
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { address, port } = server.address() as AddressInfo;
   // tests and scripts read this line for the port
@@ -112,6 +119,7 @@ async function startWorkerPart(config: Config, redisUrl: string, log: Logger): P
     slots: config.workers,
     pinCpus: config.pinCpus,
     webhookSecret: webhookSecret(config),
+    webhookPolicy: { attempts: config.webhookAttempts, backoffMs: config.webhookBackoffMs, timeoutMs: config.webhookTimeoutMs },
     store: storeFor(config),
     runs: runs(redis, config.resultTtlSeconds, subs.queue),
     images: imageStore(storeRoot(config)),

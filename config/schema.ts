@@ -96,6 +96,14 @@ export const Config = z
       .default({}),
     // signs webhook bodies; absent: a random one kept in dataDir
     webhookSecret: z.string().min(16).optional(),
+    // webhook deliveries: attempts before giving up, the first retry's delay
+    // (doubled each time), and how long a receiver may take to answer
+    webhookAttempts: z.coerce.number().int().min(1).max(30).default(8),
+    webhookBackoffMs: z.coerce.number().int().min(10).max(3_600_000).default(1_000),
+    webhookTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    // a client must send its whole request (headers and body) within this, and
+    // an event stream's client must keep reading: slow and stalled clients are cut
+    requestTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
@@ -119,6 +127,10 @@ const ENV: Record<string, keyof ConfigInput> = {
   CELLBLOCK_ADMIN_KEY_SHA256: 'adminKeySha256',
   CELLBLOCK_PLAYGROUND: 'playground',
   CELLBLOCK_WEBHOOK_SECRET: 'webhookSecret',
+  CELLBLOCK_WEBHOOK_ATTEMPTS: 'webhookAttempts',
+  CELLBLOCK_WEBHOOK_BACKOFF_MS: 'webhookBackoffMs',
+  CELLBLOCK_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
+  CELLBLOCK_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   CELLBLOCK_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
   CELLBLOCK_LOG_LEVEL: 'logLevel',
 };

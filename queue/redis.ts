@@ -15,12 +15,17 @@ export interface Connection {
   maxRetriesPerRequest: number | null;
   enableReadyCheck: boolean;
   enableOfflineQueue?: boolean;
+  retryStrategy: (attempt: number) => number;
 }
+
+// Reconnect within a second of Redis's return, however long it was away
+// (BullMQ's own strategy backs off to 20 s, leaving workers idle that long).
+const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1_000);
 
 export function redisOptions(url: string): Connection {
   const parsed = new URL(url);
   // BullMQ's blocking commands must not give up on a slow Redis
-  const common: Connection = { maxRetriesPerRequest: null, enableReadyCheck: true };
+  const common: Connection = { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnectDelayMs };
   if (parsed.protocol === 'unix:' || parsed.protocol === 'redis+unix:') return { ...common, path: parsed.pathname };
   return {
     ...common,

@@ -7,8 +7,17 @@ import { type Connection } from '../queue/redis.js';
 import { QUEUE_WEBHOOKS, type WebhookJob, WebhookJob as WebhookJobSchema } from '../queue/schema.js';
 
 export const SIGNATURE_HEADER = 'x-cellblock-signature';
-const DELIVERY_TIMEOUT_MS = 10_000;
-const ATTEMPTS = 8;
+// Deliveries in flight per worker process: each is one request that mostly
+// waits, so receivers that time out hold few of them.
+export const DELIVERY_CONCURRENCY = 32;
+
+// How hard to try: attempts before giving up, the first retry's delay (doubled
+// each time), and how long a receiver may take to answer.
+export interface DeliveryPolicy {
+  attempts: number;
+  backoffMs: number;
+  timeoutMs: number;
+}
 
 export const sign = (secret: string, body: string): string => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
@@ -16,15 +25,15 @@ export function webhookQueue(connection: Connection): Queue {
   return new Queue(QUEUE_WEBHOOKS, { connection });
 }
 
-export const enqueueDelivery = (queue: Queue, job: WebhookJob) =>
+export const enqueueDelivery = (queue: Queue, job: WebhookJob, policy: DeliveryPolicy) =>
   queue.add('deliver', job, {
-    attempts: ATTEMPTS,
-    backoff: { type: 'exponential', delay: 1_000 },
+    attempts: policy.attempts,
+    backoff: { type: 'exponential', delay: policy.backoffMs },
     removeOnComplete: true,
     removeOnFail: { age: 24 * 3600 },
   });
 
-export function startDeliveries(connection: Connection, secret: string): Worker {
+export function startDeliveries(connection: Connection, secret: string, policy: DeliveryPolicy): Worker {
   return new Worker(
     QUEUE_WEBHOOKS,
     async (job) => {
@@ -33,11 +42,11 @@ export function startDeliveries(connection: Connection, secret: string): Worker 
         method: 'POST',
         headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(secret, body), 'x-cellblock-submission': id },
         body,
-        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        signal: AbortSignal.timeout(policy.timeoutMs),
       });
-      // anything but 2xx is retried, up to ATTEMPTS with backoff
+      // anything but 2xx is retried, up to the policy's attempts with backoff
       if (!response.ok) throw new Error(`webhook ${url}: HTTP ${response.status}`);
     },
-    { connection, concurrency: 8 },
+    { connection, concurrency: DELIVERY_CONCURRENCY },
   );
 }

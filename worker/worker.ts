@@ -17,13 +17,15 @@ import { type RunJob, type RunOutcome } from '../runs/schema.js';
 import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
 import { workerName } from '../queue/workers.js';
 import { SandboxError } from '../sandbox/errors.js';
+import { probe } from '../sandbox/host.js';
 import { type ContentStore } from '../store/content.js';
-import { enqueueDelivery, startDeliveries, webhookQueue } from './webhooks.js';
+import { type DeliveryPolicy, enqueueDelivery, startDeliveries, webhookQueue } from './webhooks.js';
 
 export interface WorkerSettings {
   slots: number;
   pinCpus: boolean;
   webhookSecret: string;
+  webhookPolicy: DeliveryPolicy;
   store: ContentStore;
   runs: Runs;
   images: Images;
@@ -92,10 +94,16 @@ export function startWorker(
   settings: WorkerSettings,
   log: Logger,
 ): RunningWorker {
+  // The start-up sweep, before any job is taken: detecting the cgroup hierarchy
+  // removes the run cgroups of processes that died mid-run (a SIGKILLed or
+  // crashed worker) and only theirs. Their sandboxes died with them (init's
+  // parent-death signal), their work dirs with their mount namespaces, and their
+  // slot numbers with their flocks.
+  probe();
   const running = new Map<string, AbortController>();
   const cpus = cpuPool(settings.slots, settings.pinCpus);
   const webhooks = webhookQueue(connection);
-  const deliveries = startDeliveries(connection, settings.webhookSecret);
+  const deliveries = startDeliveries(connection, settings.webhookSecret, settings.webhookPolicy);
 
   void subscriber.subscribe(CANCEL_CHANNEL);
   subscriber.on('message', (channel: string, id: string) => {
@@ -145,7 +153,7 @@ export function startWorker(
     if (!stored || !(await store.markRunning(id))) return;
     const finishAndNotify = async (result: R) => {
       if (!(await store.finish(id, 'done', result)) || !stored.callbackUrl) return;
-      await enqueueDelivery(webhooks, { id, url: stored.callbackUrl, body: JSON.stringify(handler.webhookBody(id, result)) });
+      await enqueueDelivery(webhooks, { id, url: stored.callbackUrl, body: JSON.stringify(handler.webhookBody(id, result)) }, settings.webhookPolicy);
     };
     metrics.queueWait.observe((Date.now() - stored.createdAt) / 1000);
     const abort = new AbortController();

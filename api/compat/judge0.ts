@@ -197,6 +197,11 @@ async function tenant(ctx: ApiContext, c: Context): Promise<Tenant> {
   return found;
 }
 
+// A body that is not JSON is answered 400, as Judge0 (Rails) does, never 500.
+const NOT_JSON = Symbol('not JSON');
+const jsonBody = (c: Context): Promise<unknown> => c.req.json().catch(() => NOT_JSON);
+const notJson = (c: Context) => c.json({ error: 'the body is not valid JSON' }, 400);
+
 const flag = (c: Context, name: string) => c.req.query(name) === 'true';
 const fieldsOf = (c: Context) => (c.req.query('fields') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
 
@@ -224,8 +229,10 @@ export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {
   app.post('/submissions', async (c) => {
     const who = await tenant(ctx, c);
     const base64 = flag(c, 'base64_encoded');
+    const body = await jsonBody(c);
+    if (body === NOT_JSON) return notJson(c);
     try {
-      const id = await accept(ctx, who, await c.req.json(), base64);
+      const id = await accept(ctx, who, body, base64);
       if (flag(c, 'wait')) {
         // answer as soon as the result exists (Judge0 sleeps before its first look)
         await waitForFinal(ctx.subs, ctx.hub, who.name, id, ctx.config.waitMs);
@@ -239,7 +246,9 @@ export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {
 
   app.post('/submissions/batch', async (c) => {
     const who = await tenant(ctx, c);
-    const body = z.object({ submissions: z.array(z.unknown()).min(1) }).safeParse(await c.req.json());
+    const json = await jsonBody(c);
+    if (json === NOT_JSON) return notJson(c);
+    const body = z.object({ submissions: z.array(z.unknown()).min(1) }).safeParse(json);
     if (!body.success) return c.json({ submissions: ["can't be blank"] }, 422);
     if (body.data.submissions.length > ctx.config.batchMax) return c.json({ error: `number of submissions in a batch should be less than or equal to ${ctx.config.batchMax}` }, 400);
     const base64 = flag(c, 'base64_encoded');

@@ -2,13 +2,15 @@
 // waits for its run, runs it and tears it down — all on one thread, because init
 // dies with the thread that cloned it. A key (sandbox_key) used a second time is
 // kept warm: as many sandboxes as the machine has CPUs wait for it, up to a total
-// bound; the least recently used keys give way. A sandbox is never reused: what
+// bound; the least recently used keys give way, and a key unused for a few
+// seconds gives its sandboxes up. A sandbox is never reused: what
 // the pool saves is the time to build one, not the building.
 #include "warm.h"
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -23,6 +25,9 @@ namespace {
 
 constexpr size_t kMaxWaiting = 8;
 constexpr size_t kMaxKeys = 64;  // keys remembered (their use counts)
+// A key not used for this long gives its sandboxes up: an idle worker holds no
+// processes, cgroups or slots for long.
+constexpr auto kIdle = std::chrono::seconds(3);
 
 // Between a sandbox's thread and whoever gives it its run.
 struct Handoff {
@@ -39,6 +44,7 @@ struct Handoff {
 
 struct Key {
   unsigned uses = 0;
+  std::chrono::steady_clock::time_point last_used;
   std::deque<std::shared_ptr<Handoff>> waiting;  // oldest first
 };
 
@@ -50,6 +56,7 @@ struct Pool {
   std::list<std::string> recent;  // most recently used key first
   size_t waiting = 0;
   size_t tearing_down = 0;  // dropped, or run and answered, and not yet torn down
+  bool expiring = false;    // the thread that drops idle keys' sandboxes is running
 };
 Pool& pool = *new Pool;
 
@@ -147,6 +154,7 @@ void forget_old_keys() {  // pool.mutex held
 std::shared_ptr<Handoff> take(const std::string& key) {  // pool.mutex held
   Key& entry = pool.keys[key];
   entry.uses++;
+  entry.last_used = std::chrono::steady_clock::now();
   pool.recent.remove(key);
   pool.recent.push_front(key);
   forget_old_keys();
@@ -157,10 +165,30 @@ std::shared_ptr<Handoff> take(const std::string& key) {  // pool.mutex held
   return handoff;
 }
 
+// Runs while sandboxes wait, so an idle process has no thread of ours left.
+void drop_idle() {
+  std::unique_lock<std::mutex> lock(pool.mutex);
+  while (pool.waiting > 0) {
+    pool.gone.wait_for(lock, std::chrono::seconds(1));
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [key, entry] : pool.keys) {
+      if (entry.waiting.empty() || now - entry.last_used < kIdle) continue;
+      for (auto& handoff : entry.waiting) drop(handoff);
+      entry.waiting.clear();
+      entry.uses = 0;
+    }
+  }
+  pool.expiring = false;
+}
+
 // One use is no sign of another; a second is.
 void keep_warm(const std::string& key, const JobSpec& spec) {  // pool.mutex held
   auto it = pool.keys.find(key);
   if (it == pool.keys.end() || it->second.uses < 2) return;
+  if (!pool.expiring) {
+    pool.expiring = true;
+    std::thread(drop_idle).detach();
+  }
   Key& entry = it->second;
   while (entry.waiting.size() < per_key() && make_room(key)) {
     entry.waiting.push_back(start(spec));

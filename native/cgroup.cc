@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -165,8 +166,11 @@ bool create(const std::string& name, const std::string& cpus, Run& run, std::str
   return ok;
 }
 
-bool set_limits(const Run& run, const Limits& limits, std::string& error) {
-  for (const std::string& file : run.memory_limit_files) {
+bool set_limits(const Run& run, const Limits& limits, const Limits& previous, std::string& error) {
+  // v1's limit with swap may never be below the one without: raised, it goes first.
+  std::vector<std::string> files = run.memory_limit_files;
+  if (previous.memory_bytes != 0 && limits.memory_bytes > previous.memory_bytes) std::reverse(files.begin(), files.end());
+  for (const std::string& file : files) {
     if (!write_file(file, std::to_string(limits.memory_bytes), error)) return false;
   }
   return write_file(run.pids_limit_file, std::to_string(limits.pids), error);

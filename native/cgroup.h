@@ -26,8 +26,9 @@ struct Info {
 
 // Written when the run is given, into a cgroup made beforehand.
 struct Limits {
-  uint64_t memory_bytes = 0;
+  uint64_t memory_bytes = 0;  // 0: not written yet
   uint64_t pids = 0;
+  bool operator!=(const Limits& other) const { return memory_bytes != other.memory_bytes || pids != other.pids; }
 };
 
 struct Usage {
@@ -59,7 +60,8 @@ const Info& detect();
 
 // `cpus`: a cpuset list to pin the run to; empty: no pinning.
 bool create(const std::string& name, const std::string& cpus, Run& run, std::string& error);
-bool set_limits(const Run& run, const Limits& limits, std::string& error);
+// `previous`: what the cgroups hold now (zero: nothing written yet).
+bool set_limits(const Run& run, const Limits& limits, const Limits& previous, std::string& error);
 bool read_cpu_ns(const Run& run, uint64_t& ns);
 Usage read_usage(const Run& run);
 void destroy(Run& run);

@@ -12,6 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <shared_mutex>
+
 namespace cb {
 
 namespace {
@@ -31,12 +34,21 @@ void restore_mask(const unsigned long long& old) {
 
 }  // namespace
 
+std::shared_mutex& clone_lock() {
+  static std::shared_mutex& lock = *new std::shared_mutex;  // never destroyed: threads outlive exit
+  return lock;
+}
+
 pid_t clone_quiet(int (*fn)(void*), void* stack_top, int flags, void* arg) {
   unsigned long long old = 0;
   mask_all(old);
   // A raw call: glibc's setgroups would apply to every thread of Node.
   syscall(SYS_setgroups, 0, nullptr);
-  pid_t pid = clone(fn, stack_top, flags, arg);
+  pid_t pid;
+  {
+    std::unique_lock<std::shared_mutex> lock(clone_lock());
+    pid = clone(fn, stack_top, flags, arg);
+  }
   restore_mask(old);
   return pid;
 }

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <shared_mutex>
 #include <string>
 
 namespace cb {
@@ -12,6 +13,12 @@ namespace cb {
 // (it inherits copies of them); the child resets or keeps them blocked itself.
 // Supplementary groups are dropped first, for this thread only.
 pid_t clone_quiet(int (*fn)(void*), void* stack_top, int flags, void* arg);
+
+// Held shared while a file that will be executed is open for writing, and
+// exclusively by clone_quiet: a child cloned meanwhile would inherit the write
+// fd until it closes its fds, and an execve of the file in that window fails
+// with ETXTBSY (Go's syscall.ForkLock, for the same reason).
+std::shared_mutex& clone_lock();
 
 // Creates a namespace (clone flag CLONE_NEW*, /proc name "user", "net"…) held by
 // a short-lived child; `configure` runs while the child lives (e.g. to write uid

@@ -413,6 +413,7 @@ struct Sandbox {
   Plan plan;
   Resources res;
   pid_t init = -1;
+  cgroup::Limits limits;    // as written into the cgroups: a run with the same needs no write
   bool ready = false;       // init has said the root is built; until then it is still the host's
   double started = 0;       // when the go message left
   std::string code, error;  // why it could not be built
@@ -428,7 +429,9 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
   Resources& res = sandbox.res;
   plan_program(spec, plan);
   std::string error;
-  if (!cgroup::set_limits(res.cgroup, {spec.memory_bytes, spec.pids}, error)) return fail(result, "CGROUP", error);
+  cgroup::Limits limits{spec.memory_bytes, spec.pids};
+  if (limits != sandbox.limits && !cgroup::set_limits(res.cgroup, limits, sandbox.limits, error))
+    return fail(result, "CGROUP", error);
   if (!sandbox.ready) return true;  // init is gone: its failure is what the run reports
   if (!spec.copies.empty()) {
     int work = workdir_open(sandbox.init);
@@ -517,6 +520,9 @@ SandboxPtr sandbox_build(const JobSpec& spec) {
     if (sandbox->code.empty()) sandbox->code = "SANDBOX_SETUP";
     return sandbox;
   }
+  // The limits of the run it is built for, most likely those of the run it gets.
+  if (cgroup::set_limits(res.cgroup, {spec.memory_bytes, spec.pids}, {}, sandbox->error))
+    sandbox->limits = {spec.memory_bytes, spec.pids};
   sandbox->init = clone_init(plan, res);
   res.close_child_ends();
   if (sandbox->init < 0) {

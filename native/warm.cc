@@ -65,7 +65,8 @@ size_t per_key() {
   return cpus;
 }
 
-// Only what building needs: a spec may carry megabytes of files and stdin.
+// Only what building needs (and the limits, written ahead in the likely case the
+// run has the same): a spec may carry megabytes of files and stdin.
 JobSpec layout_of(const JobSpec& spec) {
   JobSpec layout;
   layout.ro_paths = spec.ro_paths;
@@ -78,6 +79,8 @@ JobSpec layout_of(const JobSpec& spec) {
   layout.network_off = spec.network_off;
   layout.seccomp_off = spec.seccomp_off;
   layout.policy = spec.policy;
+  layout.memory_bytes = spec.memory_bytes;
+  layout.pids = spec.pids;
   return layout;
 }
 

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <set>
+#include <shared_mutex>
 
+#include "clone.h"
 #include "sandbox.h"
 
 namespace cb {
@@ -97,6 +99,7 @@ bool workdir_copy_in(int work, const std::vector<CopySpec>& copies, uid_t uid, g
   std::set<std::string> made;
   for (const CopySpec& copy : copies) {
     if (!make_parents(work, copy.dest, uid, gid, made, error, err)) return false;
+    std::shared_lock<std::shared_mutex> no_clone_meanwhile(clone_lock());
     int fd = open_beneath(work, copy.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, kInside, 0600);
     if (fd < 0) return failed("create", copy.dest, error, err);
     bool ok = copy.from_memory ? (write_all(fd, copy.content) || failed("write", copy.dest, error, err))

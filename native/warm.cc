@@ -91,6 +91,8 @@ void torn_down(SandboxPtr& sandbox) {
   pool.gone.notify_all();
 }
 
+void keep_warm(const std::string& key, const JobSpec& spec);
+
 void sandbox_thread(JobSpec layout, std::shared_ptr<Handoff> handoff) {
   SandboxPtr sandbox = sandbox_build(layout);
   std::unique_lock<std::mutex> lock(handoff->mutex);
@@ -106,6 +108,11 @@ void sandbox_thread(JobSpec layout, std::shared_ptr<Handoff> handoff) {
   JobResult result = std::move(handoff->result);
   bool started = handoff->started ? handoff->start_ok : sandbox_start(*sandbox, spec, result);
   lock.unlock();
+  {
+    // The next sandbox of this key is built while this run goes: off its path.
+    std::lock_guard<std::mutex> pool_lock(pool.mutex);
+    keep_warm(sandbox_key(layout), layout);
+  }
   if (started) sandbox_watch(*sandbox, spec, result);
   {
     std::lock_guard<std::mutex> pool_lock(pool.mutex);
@@ -184,7 +191,7 @@ void drop_idle() {
   pool.expiring = false;
 }
 
-// One use is no sign of another; a second is.
+// One use is no sign of another; a second is. `spec`: a layout (layout_of).
 void keep_warm(const std::string& key, const JobSpec& spec) {  // pool.mutex held
   auto it = pool.keys.find(key);
   if (it == pool.keys.end() || it->second.uses < 2) return;
@@ -221,8 +228,6 @@ void launch(const JobSpec& spec, Done done) {
     handoff->done = std::move(done);
     handoff->changed.notify_one();
   }
-  std::lock_guard<std::mutex> lock(pool.mutex);
-  keep_warm(key, spec);
 }
 
 void release() {

@@ -110,8 +110,19 @@ const forMachines = (results: BenchResults) => {
   return { rows, targets, date, durationSeconds, loadAverage, machine, settings };
 };
 
+const failed = (error: unknown, code: number): number => {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  return code;
+};
+
+// 0 done, 1 the benchmark failed, 2 bad options.
 export async function benchCommand(args: string[]): Promise<number> {
-  const options = parseOptions(args);
+  let options: Options;
+  try {
+    options = parseOptions(args);
+  } catch (error) {
+    return failed(error, 2);
+  }
   try {
     const results = await bench(options.settings);
     process.stdout.write(options.json ? `${JSON.stringify(forMachines(results), null, 2)}\n` : printedReport(results));
@@ -121,8 +132,7 @@ export async function benchCommand(args: string[]): Promise<number> {
     }
     return 0;
   } catch (error) {
-    process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    return failed(error, 1);
   }
 }
 

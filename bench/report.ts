@@ -242,7 +242,8 @@ its own method.
   from the same Node process, over one keep-alive connection (two at concurrency 2), and times each
   request from sending to the whole answer read. A request counts only if it answers 200 with a run
   that is \`done\`, \`ok\` and exit code 0. Its batches rotate with the launch rows', and its ÷ bare is
-  against the bare fork+exec at the same concurrency. The service stays up through the whole benchmark.
+  against the bare fork+exec at the same concurrency. The service is up, idle between its batches,
+  while all launch rows run, and stopped before the judging rows.
 - **Concurrency 2** keeps two launches in flight (the driver forks a new one whenever one is reaped;
   Node starts a new \`run()\` or request whenever one resolves). Latency is per launch; runs/s is launches divided
   by the batches' elapsed time.

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { judge } from '../judge/judge.js';
 import { compileSource } from '../judge/program.js';
 import type { Submission, TestCase } from '../judge/schema.js';
-import { directoryStore } from '../store/content.js';
+import { type ContentStore, directoryStore } from '../store/content.js';
 import { runDriver } from './driver.js';
 import { paired } from './accuracy.js';
 import type { Programs } from './programs.js';
@@ -28,7 +28,7 @@ export interface JudgeOverhead {
 const SOLUTION = fileURLToPath(new URL('../../examples/aplusb/solutions/ac.cpp', import.meta.url));
 
 // Operands across the problem's whole range, the same every run (a fixed LCG).
-export function generatedTests(count: number): TestCase[] {
+function generatedTests(count: number): TestCase[] {
   let state = 12345;
   const next = (): number => {
     state = (state * 1103515245 + 12345) % 2 ** 31;
@@ -41,7 +41,7 @@ export function generatedTests(count: number): TestCase[] {
 }
 
 // The compiled solution, out of the compile cache judge() filled, as a host file.
-async function hostBinary(submission: Submission, store: ReturnType<typeof directoryStore>, dir: string): Promise<string> {
+async function hostBinary(submission: Submission, store: ContentStore, dir: string): Promise<string> {
   const compiled = await compileSource(submission.language, submission.source, [], store);
   const file = compiled.executable?.files.find((f) => f.path === 'main');
   if (!file || !('content' in file)) throw new Error('judge bench: no compiled main in the compile cache');

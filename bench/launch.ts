@@ -5,7 +5,7 @@
 // BENCHMARKS.md.
 //
 //   node dist/bench/launch.js [--runs N] [--quick] [--json] [--no-write]
-import { writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -137,4 +137,5 @@ export async function benchCommand(args: string[]): Promise<number> {
 }
 
 // Run as a script (npm run bench); `cellblock bench` imports benchCommand instead.
-if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = await benchCommand(process.argv.slice(2));
+const script = process.argv[1];
+if (script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url)) process.exitCode = await benchCommand(process.argv.slice(2));

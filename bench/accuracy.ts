@@ -2,6 +2,7 @@
 // memory of a program touching a known amount, each against the same program's
 // bare rusage (from the driver's wait4). Bare and sandboxed runs alternate, and
 // alternate which goes first, so drift on the machine hits both alike.
+import type { LimitOverrides, RunResult } from '../sandbox/schema.js';
 import { runChecked } from './cellblock.js';
 import { runDriver } from './driver.js';
 import type { Programs } from './programs.js';
@@ -23,6 +24,9 @@ export interface CpuAccuracy {
   bareCv: number;
   // sandbox mean ÷ bare mean
   ratio: number;
+  // each sandboxed run's reported cpuMs, and its wall time around run()
+  sandboxMs: number[];
+  sandboxWallNs: number[];
 }
 
 export interface MemoryAccuracy {
@@ -31,25 +35,35 @@ export interface MemoryAccuracy {
   sandboxMeanKb: number;
   bareMeanKb: number;
   ratio: number;
+  sandboxWallNs: number[];
 }
 
 const MEMORY_LIMIT_KB = 512 * 1024;
 const CALIBRATION_ITERATIONS = 100_000_000;
 
-function bareRun(programs: Programs, argv: string[]): { cpuMs: number; maxRssKb: number } {
+// One bare launch by the driver: the child's rusage and the launch's wall time.
+export function bareRun(programs: Programs, argv: string[]): { cpuMs: number; maxRssKb: number; wallNs: number } {
   const batch = runDriver(programs.driver, { count: 1, concurrency: 1, warmup: 0, idleMs: 0, argv });
-  return { cpuMs: (batch.cpuNs[0] ?? 0) / 1e6, maxRssKb: batch.maxRssKb[0] ?? 0 };
+  return { cpuMs: (batch.cpuNs[0] ?? 0) / 1e6, maxRssKb: batch.maxRssKb[0] ?? 0, wallNs: batch.latenciesNs[0] ?? 0 };
 }
 
-// The iteration count that takes about busySeconds of CPU here, bare.
-function calibrate(programs: Programs, busySeconds: number): number {
+// One sandboxed run of a bench program (bound read-only into the sandbox, every
+// layer on) and its wall time around run().
+export async function sandboxedRun(programs: Programs, argv: string[], limits: LimitOverrides): Promise<{ result: RunResult; wallNs: number }> {
+  const started = process.hrtime.bigint();
+  const result = await runChecked({ argv, readOnly: [programs.dir], limits });
+  return { result, wallNs: Number(process.hrtime.bigint() - started) };
+}
+
+// The iteration count of bench/busy.c that takes about busySeconds of CPU here, bare.
+export function calibrate(programs: Programs, busySeconds: number): number {
   const probes = [0, 1, 2].map(() => bareRun(programs, [programs.busy, String(CALIBRATION_ITERATIONS)]).cpuMs);
   return Math.round((CALIBRATION_ITERATIONS * busySeconds * 1000) / median(probes));
 }
 
 // Runs bare and sandboxed `runs` times each, alternating which goes first.
-async function paired(runs: number, bare: () => number, sandboxed: () => Promise<number>): Promise<{ bare: number[]; sandbox: number[] }> {
-  const result = { bare: [] as number[], sandbox: [] as number[] };
+export async function paired<B, S>(runs: number, bare: () => B, sandboxed: () => Promise<S>): Promise<{ bare: B[]; sandbox: S[] }> {
+  const result = { bare: [] as B[], sandbox: [] as S[] };
   for (let i = 0; i < runs; i++) {
     if (i % 2 === 0) result.bare.push(bare());
     result.sandbox.push(await sandboxed());
@@ -62,11 +76,9 @@ export async function measureCpu(plan: AccuracyPlan, programs: Programs): Promis
   const iterations = calibrate(programs, plan.busySeconds);
   const argv = [programs.busy, String(iterations)];
   const limits = { cpuMs: Math.ceil(plan.busySeconds * 10_000), wallMs: Math.ceil(plan.busySeconds * 40_000) };
-  const { bare, sandbox } = await paired(
-    plan.cpuRuns,
-    () => bareRun(programs, argv).cpuMs,
-    async () => (await runChecked({ argv, readOnly: [programs.dir], limits })).cpuMs,
-  );
+  const runs = await paired(plan.cpuRuns, () => bareRun(programs, argv).cpuMs, () => sandboxedRun(programs, argv, limits));
+  const { bare } = runs;
+  const sandbox = runs.sandbox.map((run) => run.result.cpuMs);
   return {
     runs: plan.cpuRuns,
     iterations,
@@ -75,22 +87,23 @@ export async function measureCpu(plan: AccuracyPlan, programs: Programs): Promis
     bareMeanMs: mean(bare),
     bareCv: coefficientOfVariation(bare),
     ratio: mean(sandbox) / mean(bare),
+    sandboxMs: sandbox,
+    sandboxWallNs: runs.sandbox.map((run) => run.wallNs),
   };
 }
 
 export async function measureMemory(plan: AccuracyPlan, programs: Programs): Promise<MemoryAccuracy> {
   const argv = [programs.touch, String(plan.memoryMib)];
   const limits = { memoryKb: MEMORY_LIMIT_KB, cpuMs: 10_000, wallMs: 30_000 };
-  const { bare, sandbox } = await paired(
-    plan.memoryRuns,
-    () => bareRun(programs, argv).maxRssKb,
-    async () => (await runChecked({ argv, readOnly: [programs.dir], limits })).memoryKb,
-  );
+  const runs = await paired(plan.memoryRuns, () => bareRun(programs, argv).maxRssKb, () => sandboxedRun(programs, argv, limits));
+  const { bare } = runs;
+  const sandbox = runs.sandbox.map((run) => run.result.memoryKb);
   return {
     runs: plan.memoryRuns,
     mib: plan.memoryMib,
     sandboxMeanKb: mean(sandbox),
     bareMeanKb: mean(bare),
     ratio: mean(sandbox) / mean(bare),
+    sandboxWallNs: runs.sandbox.map((run) => run.wallNs),
   };
 }

@@ -3,8 +3,11 @@
 // same for every row it measures (bare /bin/true, bubblewrap, the accuracy
 // programs) and Node's own startup is never inside a timing.
 //
-//   bare COUNT CONCURRENCY WARMUP IDLE_MS PROGRAM [ARG...]
+//   bare [-i STDIN_FILE] COUNT CONCURRENCY WARMUP IDLE_MS PROGRAM [ARG...]
 //
+// Each child's stdin is STDIN_FILE when given (opened in the child, so
+// concurrent children never share an offset), else the driver's; its stdout is
+// /dev/null, so nothing it prints can mix with the driver's own output.
 // WARMUP launches run first, one at a time, untimed. IDLE_MS sleeps before
 // every timed launch (concurrency 1 only). Output, after all launches:
 //   one line per timed launch: <latency ns> <child user+sys cpu ns> <child max rss KiB>
@@ -12,9 +15,11 @@
 // The cpu and rss figures are the child's own rusage from wait4(2), the same
 // numbers getrusage(RUSAGE_CHILDREN) accumulates for it.
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,9 +49,17 @@ static void sleep_ms(long ms) {
   }
 }
 
+static const char* stdin_path = NULL;
+static int dev_null = -1;
+
 static pid_t spawn(char** argv) {
   pid_t pid = fork();
   if (pid == 0) {
+    if (stdin_path != NULL) {
+      int input = open(stdin_path, O_RDONLY | O_CLOEXEC);
+      if (input < 0 || dup2(input, 0) < 0) _exit(126);
+    }
+    if (dup2(dev_null, 1) < 0) _exit(126);
     execv(argv[0], argv);
     _exit(127);
   }
@@ -90,8 +103,18 @@ static void warm_up(int count, char** argv) {
 }
 
 int main(int argc, char** argv) {
+  if (argc > 2 && strcmp(argv[1], "-i") == 0) {
+    stdin_path = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 6) {
-    fprintf(stderr, "usage: bare COUNT CONCURRENCY WARMUP IDLE_MS PROGRAM [ARG...]\n");
+    fprintf(stderr, "usage: bare [-i STDIN_FILE] COUNT CONCURRENCY WARMUP IDLE_MS PROGRAM [ARG...]\n");
+    return 2;
+  }
+  dev_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (dev_null < 0) {
+    perror("/dev/null");
     return 2;
   }
   int count = atoi(argv[1]), concurrency = atoi(argv[2]), warmup = atoi(argv[3]);

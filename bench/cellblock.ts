@@ -25,22 +25,27 @@ export async function runChecked(spec: RunSpec): Promise<RunResult> {
   return result;
 }
 
-async function timedRun(into: CellblockBatch): Promise<void> {
+// One launch, resolving with what the launcher itself reported as wallMs, if anything.
+export type Launch = () => Promise<number | undefined>;
+
+const runTrue: Launch = async () => (await runChecked(TRUE_SPEC)).wallMs;
+
+async function timedLaunch(launch: Launch, into: CellblockBatch): Promise<void> {
   const started = process.hrtime.bigint();
-  const result = await runChecked(TRUE_SPEC);
+  const reportedWallMs = await launch();
   into.latenciesNs.push(Number(process.hrtime.bigint() - started));
-  into.reportedWallMs.push(result.wallMs);
+  if (reportedWallMs !== undefined) into.reportedWallMs.push(reportedWallMs);
 }
 
-// Keeps `concurrency` runs in flight until `count` have finished.
-export async function cellblockBatch(count: number, concurrency: number, warmup: number): Promise<CellblockBatch> {
-  for (let i = 0; i < warmup; i++) await runChecked(TRUE_SPEC);
+// Keeps `concurrency` launches in flight until `count` have finished.
+export async function keptInFlight(launch: Launch, count: number, concurrency: number, warmup: number): Promise<CellblockBatch> {
+  for (let i = 0; i < warmup; i++) await launch();
   const batch: CellblockBatch = { latenciesNs: [], reportedWallMs: [], elapsedNs: 0 };
   let started = 0;
   const lane = async (): Promise<void> => {
     while (started < count) {
       started++;
-      await timedRun(batch);
+      await timedLaunch(launch, batch);
     }
   };
   const begin = process.hrtime.bigint();
@@ -49,13 +54,16 @@ export async function cellblockBatch(count: number, concurrency: number, warmup:
   return batch;
 }
 
+export const cellblockBatch = (count: number, concurrency: number, warmup: number): Promise<CellblockBatch> =>
+  keptInFlight(runTrue, count, concurrency, warmup);
+
 // One run at a time, each after idleMs with no launch at all.
 export async function cellblockAfterIdle(count: number, idleMs: number): Promise<CellblockBatch> {
   const batch: CellblockBatch = { latenciesNs: [], reportedWallMs: [], elapsedNs: 0 };
   for (let i = 0; i < count; i++) {
     await sleep(idleMs);
     const begin = process.hrtime.bigint();
-    await timedRun(batch);
+    await timedLaunch(runTrue, batch);
     batch.elapsedNs += Number(process.hrtime.bigint() - begin);
   }
   return batch;

@@ -8,6 +8,8 @@ export interface DriverRequest {
   warmup: number;
   idleMs: number;
   argv: string[];
+  // a file every launch reads as its stdin
+  stdin?: string;
 }
 
 export interface DriverBatch {
@@ -43,7 +45,8 @@ function parseOutput(stdout: string, stderr: string, argv: readonly string[]): D
 
 export function runDriver(driver: string, request: DriverRequest): DriverBatch {
   const args = [request.count, request.concurrency, request.warmup, request.idleMs].map(String);
-  const child = spawnSync(driver, [...args, ...request.argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const input = request.stdin === undefined ? [] : ['-i', request.stdin];
+  const child = spawnSync(driver, [...input, ...args, ...request.argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (child.error) throw child.error;
   if (child.status !== 0) throw new Error(`bench driver exited ${child.status}: ${child.stderr.trim()}`);
   return parseOutput(child.stdout, child.stderr, request.argv);

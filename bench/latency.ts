@@ -1,19 +1,26 @@
-// Launch latency: bare fork+exec, bubblewrap and Cellblock, measured side by side.
+// Launch latency: bare fork+exec, bubblewrap, Cellblock and a sync run through
+// the service's HTTP API, measured side by side.
 // Every (method, concurrency) cell gets a batch per round and the order rotates
 // each round, so all rows share the machine's noise instead of each owning a
 // quiet or a busy stretch of it.
 import { existsSync } from 'node:fs';
 import { cellblockAfterIdle, cellblockBatch } from './cellblock.js';
 import { runDriver } from './driver.js';
+import type { BenchService } from './service.js';
 import { median, summarize, type LatencySummary } from './stats.js';
 
-export type Method = 'bare' | 'bwrap' | 'cellblock';
+export type Method = 'bare' | 'bwrap' | 'cellblock' | 'http';
 
 export const METHOD_LABELS: Record<Method, string> = {
   bare: 'bare fork+exec',
   bwrap: 'bubblewrap',
   cellblock: 'Cellblock',
+  http: 'Cellblock, sync run over HTTP',
 };
+
+const METHODS: Method[] = ['bare', 'bwrap', 'cellblock', 'http'];
+// The idle rows are about launching a process, which HTTP adds nothing to.
+const IDLE_METHODS: Method[] = ['bare', 'bwrap', 'cellblock'];
 
 export const BWRAP = '/usr/bin/bwrap';
 export const BWRAP_ARGV = [
@@ -60,7 +67,7 @@ const joined = (a: Samples, b: Samples): Samples => ({
 
 type Launcher = (count: number, concurrency: number, warmup: number, idleMs: number) => Promise<Samples>;
 
-function launchers(driver: string): Record<Method, Launcher> {
+function launchers(driver: string, service: BenchService): Record<Method, Launcher> {
   const viaDriver = (argv: string[]): Launcher => async (count, concurrency, warmup, idleMs) => ({
     ...runDriver(driver, { count, concurrency, warmup, idleMs, argv }),
     reportedWallMs: [],
@@ -70,6 +77,7 @@ function launchers(driver: string): Record<Method, Launcher> {
     bwrap: viaDriver(BWRAP_ARGV),
     cellblock: (count, concurrency, warmup, idleMs) =>
       idleMs > 0 ? cellblockAfterIdle(count, idleMs) : cellblockBatch(count, concurrency, warmup),
+    http: (count, concurrency, warmup) => service.batch(count, concurrency, warmup),
   };
 }
 
@@ -94,10 +102,9 @@ export function splitEvenly(total: number, parts: number): number[] {
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, i) => items[(i + by) % items.length] as T);
 
 function cellsOf(plan: LatencyPlan): Cell[] {
-  const methods: Method[] = ['bare', 'bwrap', 'cellblock'];
   return [
-    ...[1, 2].flatMap((concurrency) => methods.map((method) => ({ method, concurrency, idleMs: 0 }))),
-    ...methods.map((method) => ({ method, concurrency: 1, idleMs: plan.idleMs })),
+    ...[1, 2].flatMap((concurrency) => METHODS.map((method) => ({ method, concurrency, idleMs: 0 }))),
+    ...IDLE_METHODS.map((method) => ({ method, concurrency: 1, idleMs: plan.idleMs })),
   ];
 }
 
@@ -116,17 +123,22 @@ function rowOf(cell: Cell, samples: Samples, unavailable: string | null): Latenc
   };
 }
 
-export async function measureLatency(plan: LatencyPlan, driver: string, progress: (note: string) => void): Promise<LatencyRow[]> {
-  const launch = launchers(driver);
-  const problems: Record<Method, string | null> = { bare: null, bwrap: bwrapProblem(driver), cellblock: null };
+export async function measureLatency(
+  plan: LatencyPlan,
+  driver: string,
+  service: BenchService,
+  progress: (note: string) => void,
+): Promise<LatencyRow[]> {
+  const launch = launchers(driver, service);
+  const problems: Record<Method, string | null> = { bare: null, bwrap: bwrapProblem(driver), cellblock: null, http: null };
   const cells = cellsOf(plan);
   const live = cells.filter((cell) => problems[cell.method] === null);
   const rounds = Math.max(1, Math.ceil(plan.runs / plan.batchSize));
   const perRound = new Map(live.map((cell) => [cell, splitEvenly(cell.idleMs > 0 ? plan.idleRuns : plan.runs, rounds)]));
   const samples = new Map<Cell, Samples>();
 
-  // Untimed: page cache, the JIT, the seccomp policy cache.
-  for (const method of Object.keys(launch) as Method[]) {
+  // Untimed: page cache, the JIT, the seccomp policy cache, the connections.
+  for (const method of METHODS) {
     if (problems[method] === null) await launch[method](5, 1, 0, 0);
   }
   for (let round = 0; round < rounds; round++) {

@@ -1,5 +1,5 @@
 // The C programs the benchmark needs, compiled with gcc -O2 into a temp dir at
-// bench time: the launch driver and the two accuracy loads.
+// bench time: the launch driver, the accuracy loads and the syscall loop.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ export interface Programs {
   driver: string;
   busy: string;
   touch: string;
+  syscalls: string;
 }
 
 // Sources stay in bench/; this module runs from dist/bench/.
@@ -24,14 +25,14 @@ function compile(dir: string, name: string): string {
 
 // Not under /tmp: the sandbox stages its new root on a tmpfs mounted over /tmp,
 // which hides host paths below /tmp from its read-only binds.
-const scratchParent = (): string => (existsSync('/var/tmp') ? '/var/tmp' : tmpdir());
+export const scratchParent = (): string => (existsSync('/var/tmp') ? '/var/tmp' : tmpdir());
 
 export function compilePrograms(): Programs {
   const dir = mkdtempSync(join(scratchParent(), 'cellblock-bench-'));
   // mkdtemp makes it 0700; the sandboxed program runs as an unprivileged uid and
   // must be able to reach the binaries bound into its root.
   chmodSync(dir, 0o755);
-  return { dir, driver: compile(dir, 'bare'), busy: compile(dir, 'busy'), touch: compile(dir, 'touch') };
+  return { dir, driver: compile(dir, 'bare'), busy: compile(dir, 'busy'), touch: compile(dir, 'touch'), syscalls: compile(dir, 'syscalls') };
 }
 
 export function removePrograms(programs: Programs): void {

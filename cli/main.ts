@@ -16,6 +16,7 @@ const USAGE = `usage: cellblock <command> [options]
   image      import, list and remove OCI images used as root filesystems
   languages  list language profiles, their availability and versions
   doctor     check this host's kernel features and cgroups
+  bench      the benchmark of npm run bench  [--quick] [--json] [--no-write] [--runs N]
   serve      the HTTP API and a worker in one process (its own Redis unless REDIS_URL)
   api        the HTTP API alone;  worker  a worker alone (both on REDIS_URL)
 
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: async (args) => (await import('./service.js')).serveCommand(args),
   api: async (args) => (await import('./service.js')).apiCommand(args),
   worker: async (args) => (await import('./service.js')).workerCommand(args),
+  bench: async (args) => (await import('../bench/launch.js')).benchCommand(args),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -235,7 +235,10 @@ its own method.
 - **Cellblock**: \`run({ argv: ['/bin/true'] })\` from Node, awaited, as the worker calls it, with every
   layer on (user, pid, mount, net, ipc, uts and cgroup namespaces, pivot_root, seccomp, Landlock,
   cgroups). Latency is \`process.hrtime\` around the awaited call, so spec validation, the addon call,
-  cgroup creation and removal and the promise's resolution are all inside it.
+  starting the run in its sandbox and the promise's resolution are all inside it. Runs of one shape take
+  sandboxes built ahead of them (\`native/warm.cc\`: namespaces, root, cgroups, the program behind its
+  walls), each used once; building the next one happens during the run, on the other CPU, and so is in
+  the concurrency-2 runs/s but not in a launch's latency.
 - **Cellblock, sync run over HTTP**: \`cellblock serve\` started by the benchmark as a child process
   (\`--workers 2\`, its own embedded redis-server on a unix socket, log level warn, a temp data dir), as
   an operator starts it; the benchmark posts \`{"argv": ["/bin/true"]}\` to \`POST /v1/runs?wait=true\`

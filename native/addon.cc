@@ -323,8 +323,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("releaseWarm", Napi::Function::New(env, ReleaseWarm));
-  // At exit, waiting sandboxes go the same way, so no cgroup of ours outlives us.
+  // At exit, waiting sandboxes go the same way, so no cgroup of ours outlives us:
+  // process.exit() runs atexit handlers but not the environment's cleanup hooks.
   env.AddCleanupHook([] { warm::release(); });
+  static std::once_flag at_exit;
+  std::call_once(at_exit, [] { std::atexit([] { warm::release(); }); });
   return exports;
 }
 

@@ -61,6 +61,7 @@ bool add_read_only(Plan& plan, std::vector<std::string> paths, bool landlock, st
       error = "read-only path does not exist: " + path;
       return false;
     }
+    plan.read_only_ids.push_back({path, info.st_dev, info.st_ino});
     if (S_ISLNK(info.st_mode)) {
       char target[4096];
       ssize_t n = readlink(path.c_str(), target, sizeof target - 1);

@@ -68,6 +68,14 @@ struct LandlockRule {
   uint64_t access;
 };
 
+// A read-only path as it was when the sandbox was built: a run is not given a
+// sandbox in which it has since been replaced (a new inode at the path).
+struct HostPathId {
+  std::string path;
+  dev_t dev;
+  ino_t ino;
+};
+
 struct Plan {
   // fds the child keeps (all others are closed at its start)
   std::vector<int> cgroup_procs_fds;  // init joins the run's cgroups through these
@@ -88,6 +96,7 @@ struct Plan {
   std::vector<std::string> dirs;  // created inside staging, in order
   std::vector<Bind> binds;
   std::vector<Symlink> symlinks;
+  std::vector<HostPathId> read_only_ids;  // every read-only path, as lstat saw it
   std::vector<GeneratedFile> files;
   std::vector<std::string> proc_masked_files;  // /dev/null bound over these
   std::vector<std::string> proc_masked_dirs;   // an empty read-only tmpfs over these

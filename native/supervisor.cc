@@ -440,7 +440,10 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
     if (work < 0) return fail(result, "SANDBOX_SETUP", std::string("work dir: ") + strerror(errno));
     close(work);
     if (!copied) {
-      const char* code = err == ENOSPC || err == EDQUOT ? "WORKDIR_FULL" : err == ENOENT ? "PATH_NOT_FOUND" : "SANDBOX_SETUP";
+      const char* code = err == ENOSPC || err == EDQUOT ? "WORKDIR_FULL"
+                         : err == ENOENT                 ? "PATH_NOT_FOUND"
+                         : err == EINVAL                 ? "INVALID_SPEC"
+                                                         : "SANDBOX_SETUP";
       return fail(result, code, error);
     }
   }
@@ -559,12 +562,21 @@ bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
   return true;
 }
 
+bool sandbox_current(const Sandbox& sandbox) {
+  for (const HostPathId& id : sandbox.plan.read_only_ids) {
+    struct stat info;
+    if (lstat(id.path.c_str(), &info) != 0 || info.st_dev != id.dev || info.st_ino != id.ino) return false;
+  }
+  return true;
+}
+
 bool sandbox_quick_to_start(const JobSpec& spec) {
   constexpr uint64_t kQuickBytes = 1 << 20;
   uint64_t bytes = spec.stdin_data.size();
   for (const CopySpec& copy : spec.copies) {
     struct stat info;
-    if (!copy.from_memory && stat(copy.source.c_str(), &info) != 0) return false;  // let the start say why
+    // a FIFO could block whoever opens it: only regular files are quick (or copied at all)
+    if (!copy.from_memory && (stat(copy.source.c_str(), &info) != 0 || !S_ISREG(info.st_mode))) return false;
     bytes += copy.from_memory ? copy.content.size() : static_cast<uint64_t>(info.st_size);
   }
   return bytes <= kQuickBytes;

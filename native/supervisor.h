@@ -99,6 +99,10 @@ SandboxPtr sandbox_build(const JobSpec& spec);
 bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result);
 bool sandbox_quick_to_start(const JobSpec& spec);
 
+// False when a read-only path has been replaced on the host since the sandbox
+// was built: the run needs a sandbox built now.
+bool sandbox_current(const Sandbox& sandbox);
+
 // Watches a started run to its end and fills in `result`.
 void sandbox_watch(Sandbox& sandbox, const JobSpec& spec, JobResult& result);
 

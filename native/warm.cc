@@ -129,22 +129,39 @@ std::shared_ptr<Handoff> start(const JobSpec& spec) {
   return handoff;
 }
 
+// A sandbox still being built sees the host as it is now.
+bool still_current(const std::shared_ptr<Handoff>& handoff) {
+  std::lock_guard<std::mutex> lock(handoff->mutex);
+  return handoff->built == nullptr || sandbox_current(*handoff->built);
+}
+
+// A sandbox no longer waiting (the caller took it off its key's list) goes.
 void drop(const std::shared_ptr<Handoff>& handoff) {  // pool.mutex held
   std::lock_guard<std::mutex> lock(handoff->mutex);
   handoff->dropped = true;
   handoff->changed.notify_one();
-  pool.waiting--;
   pool.tearing_down++;
 }
 
-// Room for one more waiting sandbox: the least recently used other key gives one up.
+// Every sandbox waiting for `entry` goes, and its use count starts again.
+void give_up(Key& entry) {  // pool.mutex held
+  for (auto& handoff : entry.waiting) drop(handoff);
+  pool.waiting -= entry.waiting.size();
+  entry.waiting.clear();
+  entry.uses = 0;
+}
+
+// Room for one more waiting sandbox: the least recently used other key holding
+// two or more gives one up. Never down to none: keys taking turns beyond the
+// bound would otherwise build one sandbox per sandbox kept, not per run.
 bool make_room(const std::string& key) {  // pool.mutex held
   if (pool.waiting < kMaxWaiting) return true;
   for (auto it = pool.recent.rbegin(); it != pool.recent.rend(); ++it) {
     Key& other = pool.keys[*it];
-    if (*it == key || other.waiting.empty()) continue;
+    if (*it == key || other.waiting.size() < 2) continue;
     drop(other.waiting.front());
     other.waiting.pop_front();
+    pool.waiting--;
     return true;
   }
   return false;
@@ -182,10 +199,7 @@ void drop_idle() {
     pool.gone.wait_for(lock, std::chrono::seconds(1));
     auto now = std::chrono::steady_clock::now();
     for (auto& [key, entry] : pool.keys) {
-      if (entry.waiting.empty() || now - entry.last_used < kIdle) continue;
-      for (auto& handoff : entry.waiting) drop(handoff);
-      entry.waiting.clear();
-      entry.uses = 0;
+      if (!entry.waiting.empty() && now - entry.last_used >= kIdle) give_up(entry);
     }
   }
   pool.expiring = false;
@@ -215,6 +229,11 @@ void launch(const JobSpec& spec, Done done) {
     std::lock_guard<std::mutex> lock(pool.mutex);
     handoff = take(key);
   }
+  if (handoff != nullptr && !still_current(handoff)) {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    drop(handoff);
+    handoff = nullptr;
+  }
   if (handoff == nullptr) handoff = start(spec);
   {
     std::lock_guard<std::mutex> lock(handoff->mutex);
@@ -232,11 +251,7 @@ void launch(const JobSpec& spec, Done done) {
 
 void release() {
   std::unique_lock<std::mutex> lock(pool.mutex);
-  for (auto& [key, entry] : pool.keys) {
-    for (auto& handoff : entry.waiting) drop(handoff);
-    entry.waiting.clear();
-    entry.uses = 0;
-  }
+  for (auto& [key, entry] : pool.keys) give_up(entry);
   pool.gone.wait(lock, [] { return pool.tearing_down == 0; });
 }
 

@@ -41,8 +41,17 @@ bool write_all(int fd, const std::string& data) {
 }
 
 bool copy_from_host(int fd, const std::string& source, std::string& error, int& err) {
-  int from = open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO must not block the open; only a regular file is copied
+  int from = open(source.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (from < 0) return failed("open", source, error, err);
+  struct stat info;
+  if (fstat(from, &info) != 0 || !S_ISREG(info.st_mode)) {
+    close(from);
+    errno = EINVAL;
+    err = EINVAL;
+    error = "workdir: " + source + ": not a regular file";
+    return false;
+  }
   ssize_t n;
   while ((n = sendfile(fd, from, nullptr, 1 << 30)) != 0) {
     if (n < 0 && errno == EINTR) continue;

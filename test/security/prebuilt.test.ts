@@ -9,7 +9,7 @@
 // hold anything once idle.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -221,7 +221,7 @@ describe('sandboxes built before their runs', () => {
     assert.ok(released, `${runCgroupsOf(process.pid, ['memory']).length} sandboxes still held after idling`);
   });
 
-  it("a file to copy in that is a FIFO never stops the caller's event loop, nor hangs the run", () => {
+  it("a file to copy in that is a FIFO never stops the caller's event loop, nor hangs the run", async () => {
     // A child Node: a hung event loop there is seen (and ended) from here.
     const fifo = join(fixtures, 'fifo');
     spawnSync('mkfifo', [fifo]);
@@ -238,6 +238,19 @@ describe('sandboxes built before their runs', () => {
       console.log('status', (await result).status);
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 8_000, killSignal: 'SIGKILL' });
+    // The child's sandboxes die with it (their parent-death signal); their
+    // cgroups would wait for the next process's sweep: removed here.
+    const removeLeftovers = (): boolean => {
+      for (const dir of runCgroupsOf(child.pid)) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // still has a dying process in it: tried again
+        }
+      }
+      return runCgroupsOf(child.pid).length === 0;
+    };
+    assert.ok(await eventually(removeLeftovers, 5_000), `cgroups of the child left: ${runCgroupsOf(child.pid)}`);
     const seen = outcomes(child.stdout ?? '');
     assert.ok(seen.has('ticks'), `the event loop stopped (${child.signal ?? child.status}): ${child.stdout}${child.stderr}`);
     assert.ok(seen.has('status'), `the run never ended, its wall limit notwithstanding: ${child.stdout}`);

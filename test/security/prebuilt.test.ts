@@ -16,7 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { releaseWarmSandboxes } from '../../sandbox/run.js';
 import type { RunSpec } from '../../sandbox/schema.js';
-import { makeFixtureDir, removeFixtureDir } from '../helpers/fixtures.js';
+import { makeFixtureDir, PYTHON, removeFixtureDir } from '../helpers/fixtures.js';
 import { eventually, runCgroupsOf, threadCount } from '../helpers/host.js';
 import type { Snapshot } from '../helpers/leaks.js';
 import { assertNothingLeftBehind, assertStatus, baseline, compileAttacks, outcomes, sandbox } from './helpers.js';
@@ -107,6 +107,45 @@ int main(int argc, char** argv) {
 // A key of its own for each test: the sandbox key holds the work dir's size
 // (diskKb), and no other file of the suite uses these sizes.
 const diskKb = (n: number): number => 60_000 + n;
+
+// Leaves a file in /box and /tmp, a bound abstract unix socket and a SysV shared
+// memory segment, then stays a while: what a concurrent run looks for.
+const VICTIM = String.raw`
+import os, socket, subprocess, time
+open('/box/victim-in-box', 'w').write('x')
+open('/tmp/victim-in-tmp', 'w').write('x')
+held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+held.bind('\0cellblock-victim')
+held.listen()
+subprocess.run(['ipcmk', '-M', '4096'], check=True, stdout=subprocess.DEVNULL)
+time.sleep(1.5)
+print('victim done')
+`;
+
+// Looks for anything of another run: files, sockets, SysV IPC, processes it can
+// signal, and cgroups on a /sys it could read.
+const LOOKER = String.raw`
+import os
+seen = {
+  'box': sorted(os.listdir('/box')),
+  'tmp': sorted(os.listdir('/tmp')),
+  'unix': [l.split()[-1] for l in open('/proc/net/unix').read().splitlines()[1:] if len(l.split()) > 7],
+  'shm': open('/proc/sysvipc/shm').read().splitlines()[1:],
+  'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()),
+  'cgroup': open('/proc/self/cgroup').read().split(),
+}
+signalled = []
+for pid in range(1, 4096):
+    if pid == os.getpid():
+        continue
+    try:
+        os.kill(pid, 0)
+        signalled.append(pid)
+    except OSError:
+        pass
+seen['signalled'] = signalled
+print(repr(seen).replace("'", '"'))
+`;
 
 // Sandboxes the pool keeps waiting for a key used twice (warm.cc per_key).
 const PER_KEY = Math.min(4, availableParallelism());
@@ -254,5 +293,27 @@ describe('sandboxes built before their runs', () => {
     const seen = outcomes(child.stdout ?? '');
     assert.ok(seen.has('ticks'), `the event loop stopped (${child.signal ?? child.status}): ${child.stdout}${child.stderr}`);
     assert.ok(seen.has('status'), `the run never ended, its wall limit notwithstanding: ${child.stdout}`);
+  });
+
+  it('a run sees nothing of runs going on beside it, of its key or another, nor of sandboxes waiting', async () => {
+    const limits = { wallMs: 10_000, diskKb: diskKb(50) };
+    // the key is warm: sandboxes wait while the victims and the lookers run
+    await warmWith({ argv: ['/bin/true'], limits });
+    const victims = [0, 1].map(() => sandbox({ argv: [PYTHON, '-c', VICTIM], limits }));
+    await delay(400);
+    const lookers = await Promise.all(
+      [limits, { ...limits, diskKb: diskKb(51) }, limits].map((lookerLimits) => sandbox({ argv: [PYTHON, '-c', LOOKER], limits: lookerLimits })),
+    );
+    for (const victim of await Promise.all(victims)) {
+      assertStatus(victim, 'ok');
+      assert.equal(victim.stdout, 'victim done\n', 'control: the victim was not there all along');
+    }
+    for (const looker of lookers) {
+      assertStatus(looker, 'ok');
+      const { cgroup, ...seen } = JSON.parse(looker.stdout) as { cgroup: string[] };
+      assert.deepEqual(seen, { box: [], tmp: [], unix: [], shm: [], pids: [], signalled: [] });
+      // its own cgroups, each the root of its cgroup namespace: no path of another run's
+      assert.ok(cgroup.every((line) => line.endsWith(':/')), `cgroups seen: ${cgroup}`);
+    }
   });
 });

@@ -147,6 +147,22 @@ seen['signalled'] = signalled
 print(repr(seen).replace("'", '"'))
 `;
 
+// A child Node's sandboxes die with it (their parent-death signal); the cgroups
+// it left would wait for the next process's sweep: removed here.
+async function removeCgroupsOf(owner: number): Promise<void> {
+  const removed = (): boolean => {
+    for (const dir of runCgroupsOf(owner)) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // still has a dying process in it: tried again
+      }
+    }
+    return runCgroupsOf(owner).length === 0;
+  };
+  assert.ok(await eventually(removed, 5_000), `cgroups of process ${owner} left: ${runCgroupsOf(owner)}`);
+}
+
 // Sandboxes the pool keeps waiting for a key used twice (warm.cc per_key).
 const PER_KEY = Math.min(4, availableParallelism());
 const heldSandboxes = (): number => runCgroupsOf(process.pid, ['memory']).length;
@@ -277,19 +293,7 @@ describe('sandboxes built before their runs', () => {
       console.log('status', (await result).status);
     `;
     const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 8_000, killSignal: 'SIGKILL' });
-    // The child's sandboxes die with it (their parent-death signal); their
-    // cgroups would wait for the next process's sweep: removed here.
-    const removeLeftovers = (): boolean => {
-      for (const dir of runCgroupsOf(child.pid)) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          // still has a dying process in it: tried again
-        }
-      }
-      return runCgroupsOf(child.pid).length === 0;
-    };
-    assert.ok(await eventually(removeLeftovers, 5_000), `cgroups of the child left: ${runCgroupsOf(child.pid)}`);
+    await removeCgroupsOf(child.pid);
     const seen = outcomes(child.stdout ?? '');
     assert.ok(seen.has('ticks'), `the event loop stopped (${child.signal ?? child.status}): ${child.stdout}${child.stderr}`);
     assert.ok(seen.has('status'), `the run never ended, its wall limit notwithstanding: ${child.stdout}`);
@@ -315,5 +319,21 @@ describe('sandboxes built before their runs', () => {
       // its own cgroups, each the root of its cgroup namespace: no path of another run's
       assert.ok(cgroup.every((line) => line.endsWith(':/')), `cgroups seen: ${cgroup}`);
     }
+  });
+
+  it('a process that exits with sandboxes waiting leaves none of their cgroups behind', async () => {
+    const script = `
+      import { run } from ${JSON.stringify(new URL('../../sandbox/run.js', import.meta.url).href)};
+      for (let i = 0; i < 2; i++) await run({ argv: ['/bin/true'] });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      process.exit(0);
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 8_000, killSignal: 'SIGKILL' });
+    assert.equal(child.status, 0, `${child.signal ?? ''} ${child.stderr}`);
+    // what the exit leaves (given a moment for the sandboxes' processes to die)
+    await eventually(() => runCgroupsOf(child.pid).length === 0, 2_000);
+    const left = runCgroupsOf(child.pid);
+    await removeCgroupsOf(child.pid);
+    assert.deepEqual(left, [], 'the waiting sandboxes of an exited process kept their cgroups');
   });
 });

@@ -336,4 +336,21 @@ describe('sandboxes built before their runs', () => {
     await removeCgroupsOf(child.pid);
     assert.deepEqual(left, [], 'the waiting sandboxes of an exited process kept their cgroups');
   });
+
+  it('keys taking turns beyond the bound cost about one sandbox built per run, not one per sandbox kept warm', async () => {
+    releaseWarmSandboxes();
+    // Each sandbox built takes the next number of this process's run cgroups
+    // (run-<pid>-<n>): the highest one alive after a run is the count so far.
+    const builtSoFar = (): number => Math.max(-1, ...runCgroupsOf(process.pid, ['memory']).map((dir) => Number(dir.split('-').at(-1))));
+    const keys = 8; // with PER_KEY waiting for each, more than the pool's bound of 8
+    const runKey = async (key: number): Promise<void> =>
+      assertStatus(await sandbox({ argv: ['./attack', 'alloc', '1'], files, limits: { diskKb: diskKb(60 + key) } }), 'ok');
+    for (let round = 0; round < 2; round++) for (let key = 0; key < keys; key++) await runKey(key);
+    const before = builtSoFar();
+    const runs = 3 * keys;
+    for (let round = 0; round < 3; round++) for (let key = 0; key < keys; key++) await runKey(key);
+    await delay(200); // the last run's sandboxes kept warm are under way
+    const built = builtSoFar() - before;
+    assert.ok(built <= runs + 8, `${built} sandboxes built for ${runs} runs`);
+  });
 });

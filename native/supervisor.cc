@@ -46,7 +46,8 @@ constexpr int kCloneFlags = CLONE_VM | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
 
 std::atomic<uint64_t> run_sequence{0};
 
-constexpr int kPidfd = 3;  // P_PIDFD: waitid on a pidfd, never on a pid that may be reused
+constexpr int kPidfd = 3;
+constexpr int kReadyTimeoutMs = 10000;  // P_PIDFD: waitid on a pidfd, never on a pid that may be reused
 
 
 double now_ms() {
@@ -542,11 +543,16 @@ SandboxPtr sandbox_build(const JobSpec& spec) {
     sandbox->error = std::string("pidfd_open: ") + strerror(errno);
     return sandbox;
   }
-  char ready = 0;
-  ssize_t n;
-  while ((n = recv(res.go_write, &ready, 1, 0)) < 0 && errno == EINTR) {
+  // Building takes milliseconds; a sandbox not ready long after is killed, so
+  // no thread (nor the run waiting for it) can hang on one.
+  struct pollfd ready_or_gone = {res.go_write, POLLIN, 0};
+  int polled;
+  while ((polled = poll(&ready_or_gone, 1, kReadyTimeoutMs)) < 0 && errno == EINTR) {
   }
-  sandbox->ready = n == 1;  // or init is gone: its failure is what the run reports
+  char ready = 0;
+  if (polled == 0) kill(sandbox->init, SIGKILL);
+  else sandbox->ready = recv(res.go_write, &ready, 1, MSG_DONTWAIT) == 1;
+  // not ready: init is gone, and its failure is what the run reports
   return sandbox;
 }
 

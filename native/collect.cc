@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,7 +18,6 @@ namespace cb {
 
 namespace {
 
-constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 // A walk looks at no more entries than this, and goes no deeper: the work dir's
 // inode limit bounds it too, but a walk must end whatever the tree.
 constexpr uint64_t kMaxEntries = 200000;

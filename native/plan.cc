@@ -80,9 +80,6 @@ bool add_read_only(Plan& plan, std::vector<std::string> paths, bool landlock, st
 }
 
 void add_exec(Plan& plan, const JobSpec& spec) {
-  plan.argv_ptrs.clear();
-  plan.envp_ptrs.clear();
-  plan.exec_candidates.clear();
   plan.argv = spec.argv;
   plan.envp = spec.env;
   for (std::string& arg : plan.argv) plan.argv_ptrs.push_back(arg.data());

@@ -93,7 +93,7 @@ void torn_down(SandboxPtr& sandbox) {
 
 void keep_warm(const std::string& key, const JobSpec& spec);
 
-void sandbox_thread(JobSpec layout, std::shared_ptr<Handoff> handoff) {
+void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> handoff) {
   SandboxPtr sandbox = sandbox_build(layout);
   std::unique_lock<std::mutex> lock(handoff->mutex);
   handoff->built = sandbox.get();
@@ -111,7 +111,7 @@ void sandbox_thread(JobSpec layout, std::shared_ptr<Handoff> handoff) {
   {
     // The next sandbox of this key is built while this run goes: off its path.
     std::lock_guard<std::mutex> pool_lock(pool.mutex);
-    keep_warm(sandbox_key(layout), layout);
+    keep_warm(key, layout);
   }
   if (started) sandbox_watch(*sandbox, spec, result);
   {
@@ -123,9 +123,9 @@ void sandbox_thread(JobSpec layout, std::shared_ptr<Handoff> handoff) {
   torn_down(sandbox);
 }
 
-std::shared_ptr<Handoff> start(const JobSpec& spec) {
+std::shared_ptr<Handoff> start(const std::string& key, const JobSpec& spec) {
   auto handoff = std::make_shared<Handoff>();
-  std::thread(sandbox_thread, layout_of(spec), handoff).detach();
+  std::thread(sandbox_thread, layout_of(spec), key, handoff).detach();
   return handoff;
 }
 
@@ -215,7 +215,7 @@ void keep_warm(const std::string& key, const JobSpec& spec) {  // pool.mutex hel
   }
   Key& entry = it->second;
   while (entry.waiting.size() < per_key() && make_room(key)) {
-    entry.waiting.push_back(start(spec));
+    entry.waiting.push_back(start(key, spec));
     pool.waiting++;
   }
 }
@@ -234,7 +234,7 @@ void launch(const JobSpec& spec, Done done) {
     drop(handoff);
     handoff = nullptr;
   }
-  if (handoff == nullptr) handoff = start(spec);
+  if (handoff == nullptr) handoff = start(key, spec);
   {
     std::lock_guard<std::mutex> lock(handoff->mutex);
     // Started here when it is built and cheap to start: the program is under way

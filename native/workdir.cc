@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -21,7 +20,7 @@ namespace {
 
 // Nothing in a sandbox that has not run yet can plant a link, but copies go
 // through the same guard as collection all the same.
-constexpr uint64_t kInside = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+constexpr uint64_t kInside = kBeneath | RESOLVE_NO_XDEV;
 
 bool failed(const std::string& step, const std::string& path, std::string& error, int& err) {
   err = errno;
@@ -97,8 +96,7 @@ int workdir_open(pid_t init) {
   int root_fd = open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) return -1;
   // The work dir is a mount point: crossing into it is expected, once.
-  int work = open_beneath(root_fd, kWorkDir + 1, O_PATH | O_DIRECTORY,
-                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  int work = open_beneath(root_fd, kWorkDir + 1, O_PATH | O_DIRECTORY, kBeneath);
   close(root_fd);
   return work;
 }

@@ -3,6 +3,7 @@
 // the run is given, and collected from there when it ends.
 #pragma once
 
+#include <linux/openat2.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -12,6 +13,9 @@
 #include "supervisor.h"
 
 namespace cb {
+
+// Paths resolved inside a directory, never out of it, never through a link.
+constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
 // An O_PATH fd on the work dir of the sandbox whose init is `init`, or -1.
 int workdir_open(pid_t init);

@@ -263,6 +263,15 @@ Napi::Value ReleaseWarm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// poolStats(): {builds, reuses} since the process started (tests, the benchmark).
+Napi::Value PoolStats(const Napi::CallbackInfo& info) {
+  warm::Stats stats = warm::stats();
+  Napi::Object obj = Napi::Object::New(info.Env());
+  obj.Set("builds", static_cast<double>(stats.builds));
+  obj.Set("reuses", static_cast<double>(stats.reuses));
+  return obj;
+}
+
 const char* version_name(cgroup::Version version) {
   switch (version) {
     case cgroup::Version::V1: return "v1";
@@ -323,6 +332,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("releaseWarm", Napi::Function::New(env, ReleaseWarm));
+  exports.Set("poolStats", Napi::Function::New(env, PoolStats));
   // At exit, waiting sandboxes go the same way, so no cgroup of ours outlives us:
   // process.exit() runs atexit handlers but not the environment's cleanup hooks.
   env.AddCleanupHook([] { warm::release(); });

@@ -176,7 +176,13 @@ bool set_limits(const Run& run, const Limits& limits, const Limits& previous, st
   return write_file(run.pids_limit_file, std::to_string(limits.pids), error);
 }
 
-bool read_cpu_ns(const Run& run, uint64_t& ns) {
+namespace {
+
+// What a finished run may leave charged (page cache it brought in) and still
+// pass its cgroup on.
+constexpr uint64_t kLeftoverBytes = 1 << 20;
+
+bool read_cpu_total_ns(const Run& run, uint64_t& ns) {
   const Counters& c = run.counters;
   std::string text;
   if (!read_file(c.cpu_file, text)) return false;
@@ -185,17 +191,50 @@ bool read_cpu_ns(const Run& run, uint64_t& ns) {
   return true;
 }
 
+uint64_t read_peak(const Run& run) {
+  if (run.peak_fd < 0) return read_u64(run.counters.peak_file);
+  char buf[32];
+  ssize_t got = pread(run.peak_fd, buf, sizeof buf - 1, 0);
+  if (got <= 0) return 0;
+  buf[got] = 0;
+  return strtoull(buf, nullptr, 10);
+}
+
+bool reset_peak(Run& run) {
+  std::string ignored;
+  if (!run.counters.peak_reset_per_fd) return write_file(run.counters.peak_file, "0", ignored);
+  if (run.peak_fd < 0) run.peak_fd = open(run.counters.peak_file.c_str(), O_RDWR | O_CLOEXEC);
+  return run.peak_fd >= 0 && write(run.peak_fd, "reset\n", 6) == 6;  // kernels before 6.12 refuse it
+}
+
+}  // namespace
+
+bool read_cpu_ns(const Run& run, uint64_t& ns) {
+  if (!read_cpu_total_ns(run, ns)) return false;
+  ns = ns > run.base.cpu_ns ? ns - run.base.cpu_ns : 0;
+  return true;
+}
+
 Usage read_usage(const Run& run) {
   Usage usage;
   read_cpu_ns(run, usage.cpu_ns);
-  usage.memory_peak_bytes = read_u64(run.counters.peak_file);
-  usage.oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");
+  usage.memory_peak_bytes = read_peak(run);
+  uint64_t oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");
+  usage.oom_kills = oom_kills > run.base.oom_kills ? oom_kills - run.base.oom_kills : 0;
   return usage;
+}
+
+bool reset_counters(Run& run) {
+  if (read_u64(run.counters.usage_file) > kLeftoverBytes || !reset_peak(run)) return false;
+  run.base.oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");
+  return read_cpu_total_ns(run, run.base.cpu_ns);
 }
 
 void destroy(Run& run) {
   for (int fd : run.procs_fds) close(fd);
   run.procs_fds.clear();
+  if (run.peak_fd >= 0) close(run.peak_fd);
+  run.peak_fd = -1;
   // Children before parents: v2 nests nothing per run, v1 has one dir per controller.
   for (auto it = run.dirs.rbegin(); it != run.dirs.rend(); ++it) remove_dir(*it);
   run.dirs.clear();

@@ -43,7 +43,9 @@ struct Counters {
   std::string cpu_key;
   uint64_t cpu_ns_per_unit = 1;
   std::string peak_file;  // peak memory in bytes
+  bool peak_reset_per_fd = false;  // v2: a write resets the peak seen through that fd
   std::string oom_file;   // "oom_kill N" among its lines
+  std::string usage_file;  // memory charged now, in bytes
 };
 
 struct Run {
@@ -52,6 +54,9 @@ struct Run {
   Counters counters;
   std::vector<std::string> memory_limit_files;  // each gets the memory limit (v1: with and without swap)
   std::string pids_limit_file;
+  // A sandbox serving several runs: the counters at the start of this one (reset_counters).
+  Usage base;
+  int peak_fd = -1;
 };
 
 // Detects once (thread-safe) which version and controllers are usable, creates
@@ -62,8 +67,13 @@ const Info& detect();
 bool create(const std::string& name, const std::string& cpus, Run& run, std::string& error);
 // `previous`: what the cgroups hold now (zero: nothing written yet).
 bool set_limits(const Run& run, const Limits& limits, const Limits& previous, std::string& error);
+// Both count from the run's start (reset_counters).
 bool read_cpu_ns(const Run& run, uint64_t& ns);
 Usage read_usage(const Run& run);
+// Between two runs in one cgroup: false when it still holds more than a trace of
+// the last run's memory (the next run's limit and peak would count it), or the
+// peak cannot be reset. Otherwise the next run's counters start from zero.
+bool reset_counters(Run& run);
 void destroy(Run& run);
 
 // Shared by v1 and v2.

@@ -1,19 +1,22 @@
-// The two processes inside the sandbox, in the order they run.
+// The processes inside the sandbox, in the order they run.
 //
-// The sandbox is built before its run is known (native/warm.cc).
+// The sandbox is built before its run is known, and may serve several runs, one
+// after the other (native/warm.cc).
 //
 // init (pid 1 of the new pid namespace) is cloned by the supervisor with CLONE_VM:
 // it shares the Node address space until it exits, so it only makes raw system
 // calls. Still host root, it builds the root and pivots into it, builds the
-// Landlock ruleset, enters the slot's user namespace and clones the program
+// Landlock ruleset, enters the slot's user namespace and clones a program
 // (CLONE_VM|CLONE_VFORK, the posix_spawn way). Once the program has execed it
-// reaps every process of the tree and reports the program's wait status. When
-// init exits the kernel kills whatever is left in the namespace.
+// reaps every process of the tree and reports the program's wait status; then,
+// when the supervisor says so, it empties the work dir (native/reset.cc) and
+// clones the next run's program. When init exits the kernel kills whatever is
+// left in the namespace.
 //
-// The program joins the run's cgroups and drops everything it will never need
-// (uid, capabilities, Landlock, seccomp), then says it is ready and waits. The
-// go message brings its stdin (and stdout, stderr, when the run has its own); it sets
-// the run's rlimits and execs.
+// Each program joins the run's cgroups, takes an IPC namespace of its own and
+// drops everything it will never need (uid, capabilities, Landlock, seccomp),
+// then says it is ready and waits. The go message brings its stdin, stdout and
+// stderr; it sets the run's rlimits and execs.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "priority.h"
 #include "sandbox.h"
 
 namespace cb {
@@ -97,19 +101,14 @@ int above_stdio(const Plan& plan, int fd) {
   return moved;
 }
 
-// Says the sandbox is built (the supervisor may now copy files into the work dir
-// through our root), then waits for the run: stdin, and stdout and stderr when
-// the run brings its own. Nothing (the sandbox was dropped unused): exit quietly.
+// Says the sandbox is ready (the supervisor may now copy files into the work dir
+// through our root), then waits for the run: its stdin, stdout and stderr.
+// Nothing (the sandbox was dropped unused): exit quietly.
 void wait_for_run(const Plan& plan, int (&stdio)[3]) {
   if (write(plan.go_sock, "R", 1) != 1) _exit(0);
   int given[3] = {-1, -1, -1};
-  uint8_t which = 0;
-  int count = fds_receive(plan.go_sock, given, 3, &which);
-  if (count < 1) _exit(0);
-  int next = 1;
-  stdio[0] = above_stdio(plan, given[0]);
-  stdio[1] = (which & kGoStdout) != 0 && next < count ? above_stdio(plan, given[next++]) : plan.stdout_fd;
-  stdio[2] = (which & kGoStderr) != 0 && next < count ? above_stdio(plan, given[next++]) : plan.stderr_fd;
+  if (fds_receive(plan.go_sock, given, 3) != 3) _exit(0);
+  for (int i = 0; i < 3; i++) stdio[i] = above_stdio(plan, given[i]);
 }
 
 pid_t start_program(ProgramStart& start, char* stack_top) {
@@ -129,6 +128,16 @@ int reap_until_program_exits(pid_t program) {
   }
 }
 
+// After each report init waits for the supervisor's word: the sandbox serves
+// another run, or (end of file) it is done.
+bool next_run_wanted(const Plan& plan) {
+  char word = 0;
+  ssize_t got;
+  while ((got = read(plan.control_fd, &word, 1)) < 0 && errno == EINTR) {
+  }
+  return got == 1 && word == kNextRun;
+}
+
 // The program joins the run's cgroups itself, as its first step: writing "0"
 // moves the writer (v1 `tasks`, v2 `cgroup.procs`), through files the
 // supervisor opened. Init never joins them —
@@ -143,10 +152,18 @@ void join_cgroups(const Plan& plan) {
   if (unshare(CLONE_NEWCGROUP) != 0) child_fail(plan, Layer::Cgroup, "unshare", "CLONE_NEWCGROUP");
 }
 
+// SysV objects and POSIX message queues outlive the processes that made them:
+// each run gets an IPC namespace of its own, gone with its last process, so a
+// sandbox that serves another run passes none of them on.
+void enter_fresh_ipc_namespace(const Plan& plan) {
+  if (unshare(CLONE_NEWIPC) != 0) child_fail(plan, Layer::Ipc, "unshare", "CLONE_NEWIPC");
+}
+
 }  // namespace
 
 int child_init_main(void* arg) {
   const Plan& plan = *static_cast<const Plan*>(arg);
+  prctl(PR_SET_NAME, "cb-init");
   signals_reset_to_default();
   // Die with the supervisor thread; signals stay blocked in init otherwise.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -156,43 +173,46 @@ int child_init_main(void* arg) {
   if (!mount_build_root(plan)) _exit(127);
   if (!uts_set_names(plan)) _exit(127);
   ProgramStart start = {&plan, above_stdio(plan, landlock_build_ruleset(plan))};
+  // The root was built at background priority (priority.h); the run is not.
+  priority::foreground();
   enter_user_namespace(plan);
   stay_tied_to_supervisor(plan);
 
-  // CLONE_VFORK: back here once the program has execed (or exited).
-  char stack[kProgramStackSize] __attribute__((aligned(16)));
-  pid_t program = start_program(start, stack + sizeof stack);
-  // Init no longer needs these; closing them lets EOFs arrive.
-  for (int fd : {plan.stdout_fd, plan.stderr_fd, plan.notify_sock, plan.lifeline_fd, plan.go_sock, start.landlock_ruleset})
-    if (fd >= 0) close(fd);
-  for (int fd : plan.cgroup_procs_fds) close(fd);
+  close(plan.lifeline_fd);
+  const WorkDirUsage empty = work_dir_usage();
 
-  InitReport report;
-  report.wait_status = reap_until_program_exits(program);
-  // The run is over: nothing of it outlives the report. Init itself never joined
-  // the run's cgroups, so their counters are final once it is sent, and the
-  // supervisor answers without waiting for the namespaces to be torn down.
-  kill(-1, SIGKILL);
-  while (waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
-  }
-  ssize_t ignored = write(plan.status_fd, &report, sizeof report);
-  (void)ignored;
-  // Files are to be collected: the namespaces stay alive until the supervisor has
-  // read them (it closes the pipe).
-  if (plan.collect) {
-    char byte;
-    while (read(plan.release_fd, &byte, 1) < 0 && errno == EINTR) {
+  // One program per run, for as many runs as the supervisor gives this sandbox.
+  char stack[kProgramStackSize] __attribute__((aligned(16)));
+  for (;;) {
+    // CLONE_VFORK: back here once the program has execed (or exited).
+    pid_t program = start_program(start, stack + sizeof stack);
+    InitReport report;
+    report.wait_status = reap_until_program_exits(program);
+    // The run is over: nothing of it outlives the report. Init itself never joined
+    // the run's cgroups, so their counters are final once it is sent, and the
+    // supervisor answers without waiting for anything else.
+    kill(-1, SIGKILL);
+    while (waitpid(-1, nullptr, __WALL) > 0 || errno == EINTR) {
     }
+    ssize_t ignored = write(plan.status_fd, &report, sizeof report);
+    (void)ignored;
+    // The namespaces stay as they are (files may be collected) until the
+    // supervisor's word; a sandbox that cannot be made as new is not reused.
+    if (!next_run_wanted(plan) || !reset_for_next_run(empty)) break;
   }
+  // What is left is teardown: it must not delay anyone's run.
+  priority::background_for_good();
   _exit(0);
 }
 
 int child_exec_main(void* arg) {
   const ProgramStart& start = *static_cast<const ProgramStart*>(arg);
   const Plan& plan = *start.plan;
+  prctl(PR_SET_NAME, "cb-program");
   // Everything the run does not decide is done before it is given: the
   // program then waits, in its cgroups and behind every wall, for its stdio.
   join_cgroups(plan);
+  enter_fresh_ipc_namespace(plan);
   umask(022);  // init built the root with 0; the program gets the usual default
   if (!caps_drop_all(plan)) _exit(127);
   if (!landlock_restrict(plan, start.landlock_ruleset)) _exit(127);

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -60,6 +61,7 @@ namespace {
 // Node's table) alike — or end-of-file would never come.
 int hold_namespace(void* arg) {
   const int* pipe_fds = static_cast<int*>(arg);
+  prctl(PR_SET_NAME, "cb-ns-holder");
   fds_close_except(&pipe_fds[0], 1);
   char byte;
   while (read(pipe_fds[0], &byte, 1) < 0 && errno == EINTR) {

@@ -54,10 +54,9 @@ struct FdMessage {
 
 }  // namespace
 
-bool fds_send(int sock, const int* fds, size_t count, uint8_t payload) {
+bool fds_send(int sock, const int* fds, size_t count) {
   if (count > kMaxFds) return false;
   FdMessage message(count);
-  message.payload = payload;
   struct msghdr& msg = message.msg;
   if (count == 0) {
     msg.msg_control = nullptr;
@@ -76,14 +75,13 @@ bool fds_send(int sock, const int* fds, size_t count, uint8_t payload) {
   return n == 1;
 }
 
-int fds_receive(int sock, int* fds, size_t max, uint8_t* payload) {
+int fds_receive(int sock, int* fds, size_t max) {
   FdMessage message(kMaxFds);
   ssize_t n;
   do {
     n = recvmsg(sock, &message.msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n != 1) return -1;  // 0: the other end closed without a message
-  if (payload != nullptr) *payload = message.payload;
   int count = 0;
   struct cmsghdr* cmsg = CMSG_FIRSTHDR(&message.msg);
   if (cmsg != nullptr && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {

@@ -187,9 +187,9 @@ bool mount_work_dir(const Plan& plan) {
 
   str_append(str_append(work, work + sizeof work, box), work + sizeof work, "/work");
   str_append(str_append(inner_tmp, inner_tmp + sizeof inner_tmp, box), inner_tmp + sizeof inner_tmp, "/tmp");
-  if (mkdir(work, 0755) != 0 || chown(work, plan.program_host_uid, plan.program_host_gid) != 0)
+  if (mkdir(work, kWorkDirMode) != 0 || chown(work, plan.program_host_uid, plan.program_host_gid) != 0)
     child_fail(plan, Layer::Workdir, "mkdir", work);
-  if (mkdir(inner_tmp, 01777) != 0 || chown(inner_tmp, plan.program_host_uid, plan.program_host_gid) != 0)
+  if (mkdir(inner_tmp, kTmpMode) != 0 || chown(inner_tmp, plan.program_host_uid, plan.program_host_gid) != 0)
     child_fail(plan, Layer::Workdir, "mkdir", inner_tmp);
   staged(tmp, "/tmp");
   if (mount(inner_tmp, tmp, nullptr, MS_BIND, nullptr) != 0) child_fail(plan, Layer::Workdir, "bind", tmp);

@@ -6,6 +6,7 @@
 // left) and closes it after. Teardown is the kernel's, asynchronous.
 #include "netns.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "clone.h"
+#include "priority.h"
 
 namespace cb {
 
@@ -38,6 +40,8 @@ int create(std::string& error) {
 }
 
 void refill_forever() {
+  pthread_setname_np(pthread_self(), "cb-netns");
+  priority::background();
   std::unique_lock<std::mutex> lock(pool.mutex);
   for (;;) {
     pool.low.wait(lock, [] { return pool.ready.size() < kReady; });

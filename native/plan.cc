@@ -79,9 +79,13 @@ bool add_read_only(Plan& plan, std::vector<std::string> paths, bool landlock, st
   return true;
 }
 
+// Replaces the last run's (a sandbox serves several).
 void add_exec(Plan& plan, const JobSpec& spec) {
   plan.argv = spec.argv;
   plan.envp = spec.env;
+  plan.argv_ptrs.clear();
+  plan.envp_ptrs.clear();
+  plan.exec_candidates.clear();
   for (std::string& arg : plan.argv) plan.argv_ptrs.push_back(arg.data());
   plan.argv_ptrs.push_back(nullptr);
   for (std::string& var : plan.envp) plan.envp_ptrs.push_back(var.data());
@@ -174,7 +178,6 @@ bool plan_sandbox(const JobSpec& spec, Plan& plan, std::string& error) {
 void plan_program(const JobSpec& spec, Plan& plan) {
   add_exec(plan, spec);
   add_rlimits(plan, spec);
-  plan.collect = !spec.collect.empty();
 }
 
 }  // namespace cb

@@ -12,7 +12,8 @@ namespace cb {
 // False with `error` when the spec names a path that does not exist.
 bool plan_sandbox(const JobSpec& spec, Plan& plan, std::string& error);
 
-// The program: argv, environment, rlimits, whether files are collected.
+// The run's program: argv, environment, rlimits (read by the program waiting in
+// the sandbox once it is given the go message).
 void plan_program(const JobSpec& spec, Plan& plan);
 
 }  // namespace cb

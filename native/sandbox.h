@@ -16,7 +16,7 @@ namespace cb {
 
 // Which layer and step failed, with errno: the child writes one of these to the
 // error pipe and exits; the supervisor turns it into a message.
-enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Net };
+enum class Layer : uint8_t { None, Userns, Mount, Proc, Dev, Workdir, Uts, Cgroup, Caps, Rlimit, Landlock, Seccomp, Fds, Exec, Clone, Net, Ipc };
 
 struct Failure {
   Layer layer;
@@ -29,6 +29,9 @@ struct InitReport {
   int wait_status;
 };
 
+// Init's word after a report (on control_fd): serve another run. End of file: exit.
+constexpr char kNextRun = 'N';
+
 // Uids inside the user namespace. Init builds the sandbox as host root, then
 // enters the slot's user namespace as 0 (mapped to one host uid); the program runs
 // as 1000 (mapped to another). Distinct host uids stop the program from ptracing
@@ -36,6 +39,7 @@ struct InitReport {
 constexpr uid_t kInitUid = 0;
 constexpr uid_t kProgramUid = 1000;
 constexpr const char* kWorkDir = "/box";
+constexpr mode_t kWorkDirMode = 0755, kTmpMode = 01777;
 // Where the new root is assembled inside the private mount namespace: a directory
 // of ours, so the tmpfs mounted on it shadows no host path a spec may name.
 constexpr const char* kStaging = "/run/cellblock/root";
@@ -84,10 +88,9 @@ struct Plan {
   int error_fd = -1;   // child reports a Failure here
   int status_fd = -1;  // init reports the program's wait status and its own CPU
   int notify_sock = -1;  // the program sends its seccomp listener here
-  int release_fd = -1;   // when files are to be collected: init waits here to exit
+  int control_fd = -1;   // after each report init waits here for the supervisor's word
   int lifeline_fd = -1;  // read end of a pipe only the supervisor writes to: EOF means it is gone
-  int go_sock = -1;      // the program waits here for its run: stdin (and stdout) arrive with it
-  int stdout_fd = -1, stderr_fd = -1;  // stdout: unless the run brings its own
+  int go_sock = -1;      // the program waits here for its run: its stdin, stdout and stderr arrive with it
   std::vector<int> keep_fds;  // sorted: all of the above
 
   // mount
@@ -110,7 +113,6 @@ struct Plan {
 
   // program: filled in when the run is given, before the go message (init reads
   // them only after it)
-  bool collect = false;  // files are to be collected: init waits on release_fd
   std::vector<std::string> exec_candidates;  // full paths to try, in order
   std::vector<std::string> argv, envp;
   std::vector<char*> argv_ptrs, envp_ptrs;  // NULL-terminated views of the above
@@ -149,14 +151,19 @@ bool landlock_restrict(const Plan& plan, int ruleset);
 int seccomp_load(const Plan& plan);  // returns the listener fd, or -1
 bool fds_close_except(const int* keep, size_t count);
 bool fds_install_stdio(const Plan& plan, const int (&stdio)[3]);  // after the go message, all ≥ 3
-// One byte (`payload`) carrying up to three fds. fds_receive returns how many
-// arrived, or -1 (0 bytes: the other end closed).
-bool fds_send(int sock, const int* fds, size_t count, uint8_t payload = 0);
-int fds_receive(int sock, int* fds, size_t max, uint8_t* payload = nullptr);
+// One byte carrying up to three fds. fds_receive returns how many arrived, or -1
+// (0 bytes: the other end closed).
+bool fds_send(int sock, const int* fds, size_t count);
+int fds_receive(int sock, int* fds, size_t max);
 
-// The go message's byte: which outputs the run brings its own of, after stdin
-// and in this order.
-constexpr uint8_t kGoStdout = 1, kGoStderr = 2;
+// What the work dir's tmpfs holds: as just built, and again after each reset.
+struct WorkDirUsage {
+  uint64_t inodes = 0, blocks = 0;
+};
+WorkDirUsage work_dir_usage();
+// By init between runs: empties the work dir and /tmp and checks that nothing of
+// the run is left (files, unix sockets). False: the sandbox is not fit to reuse.
+bool reset_for_next_run(const WorkDirUsage& empty);
 
 // Small async-signal-safe string helpers for building paths and messages.
 char* str_append(char* dst, const char* end, const char* src);

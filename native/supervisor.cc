@@ -31,6 +31,7 @@
 #include "cgroup.h"
 #include "clone.h"
 #include "netns.h"
+#include "pidns.h"
 #include "plan.h"
 #include "sandbox.h"
 #include "userns.h"
@@ -58,7 +59,8 @@ double now_ms() {
 
 // Everything the supervisor opened for one run, released in one place.
 struct Resources {
-  int out_read = -1, err_read = -1, error_read = -1, status_read = -1, notify_read = -1, release_write = -1;
+  int out_read = -1, err_read = -1;  // the run's: new for each
+  int error_read = -1, status_read = -1, notify_read = -1, control_write = -1;
   int lifeline_write = -1, go_write = -1;
   int listener = -1, pidfd = -1, netns = -1;
   void* stack = MAP_FAILED;
@@ -67,8 +69,8 @@ struct Resources {
   std::vector<int> child_ends;  // closed right after clone
 
   ~Resources() {
-    for (int fd : {out_read, err_read, error_read, status_read, notify_read, release_write, lifeline_write, go_write,
-                   listener, pidfd, netns})
+    close_run_fds();
+    for (int fd : {error_read, status_read, notify_read, control_write, lifeline_write, go_write, pidfd, netns})
       if (fd >= 0) close(fd);
     close_child_ends();
     if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
@@ -78,6 +80,13 @@ struct Resources {
   void close_child_ends() {
     for (int fd : child_ends) close(fd);
     child_ends.clear();
+  }
+  // What belonged to one run only.
+  void close_run_fds() {
+    for (int* fd : {&out_read, &err_read, &listener}) {
+      if (*fd >= 0) close(*fd);
+      *fd = -1;
+    }
   }
 };
 
@@ -152,13 +161,12 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
   return fd;
 }
 
-// The sandbox's own pipes and sockets; stdin (and stdout, when the run brings
-// its own) come with the go message.
+// The sandbox's own pipes and sockets, for all its runs; each run's stdio comes
+// with its go message.
 bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, std::string& error) {
   int notify[2], go[2];
-  if (!make_pipe(res.out_read, plan.stdout_fd, true, res) || !make_pipe(res.err_read, plan.stderr_fd, true, res) ||
-      !make_pipe(res.error_read, plan.error_fd, true, res) || !make_pipe(res.status_read, plan.status_fd, true, res) ||
-      !make_pipe(res.release_write, plan.release_fd, false, res) ||
+  if (!make_pipe(res.error_read, plan.error_fd, true, res) || !make_pipe(res.status_read, plan.status_fd, true, res) ||
+      !make_pipe(res.control_write, plan.control_fd, false, res) ||
       !make_pipe(res.lifeline_write, plan.lifeline_fd, false, res) ||
       socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, notify) != 0) {
     error = std::string("pipes: ") + strerror(errno);
@@ -181,8 +189,8 @@ bool prepare_fds(const JobSpec& spec, Plan& plan, Resources& res, std::string& e
   }
   plan.netns_fd = res.netns;
   plan.cgroup_procs_fds = res.cgroup.procs_fds;
-  plan.keep_fds = {plan.stdout_fd, plan.stderr_fd, plan.error_fd,  plan.status_fd, plan.notify_sock,
-                   plan.userns_fd, plan.release_fd, plan.lifeline_fd, plan.go_sock};
+  plan.keep_fds = {plan.error_fd, plan.status_fd, plan.notify_sock, plan.userns_fd,
+                   plan.control_fd, plan.lifeline_fd, plan.go_sock};
   if (plan.netns_fd >= 0) plan.keep_fds.push_back(plan.netns_fd);
   plan.keep_fds.insert(plan.keep_fds.end(), plan.cgroup_procs_fds.begin(), plan.cgroup_procs_fds.end());
   std::sort(plan.keep_fds.begin(), plan.keep_fds.end());
@@ -199,6 +207,14 @@ int given_output(int fd, const char* which, JobResult& result) {
     return -1;
   }
   return fd;
+}
+
+// Where the program's stdout or stderr goes: the caller's own pipe or file, or a
+// pipe of ours the watch reads (up to the cap).
+bool run_output(bool given, int fd, const char* which, int& ours, int& theirs, Resources& res, JobResult& result) {
+  if (given) return (theirs = given_output(fd, which, result)) >= 0;
+  if (make_pipe(ours, theirs, true, res)) return true;
+  return fail(result, "SANDBOX_SETUP", std::string("pipe: ") + strerror(errno));
 }
 
 // The staging directory init mounts the new root on (in its own namespace).
@@ -270,15 +286,13 @@ bool drain_outputs(const JobSpec& spec, Resources& res, JobResult& result) {
   return out_ok && err_ok;
 }
 
-// Init has reported: when files are to be collected, its namespaces are still
-// alive (the rest of the tree is dead); read them, then let init exit.
+// Init has reported and waits for our word: its namespaces are still as the run
+// left them (the rest of the tree is dead), so files can be collected.
 void take_report(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, Watch& watch) {
   if (watch.reported || read(res.status_read, &watch.report, sizeof watch.report) != sizeof watch.report) return;
   watch.reported = true;
   if (spec.collect.empty()) return;
   collect_files(init, spec.collect, spec.collect_bytes, spec.collect_files, result.files, result.refused);
-  close(res.release_write);
-  res.release_write = -1;
 }
 
 // The CPU limit covers the whole tree; the counter is read again only when the
@@ -311,8 +325,6 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
     if (fds[3].revents & POLLIN) {
       int listener = -1;
       if (fds_receive(res.notify_read, &listener, 1) == 1) res.listener = listener;
-      close(res.notify_read);
-      res.notify_read = -1;
     } else if (fds[3].revents & (POLLHUP | POLLERR)) {
       close(res.notify_read);
       res.notify_read = -1;
@@ -348,7 +360,7 @@ void watch(const JobSpec& spec, pid_t init, Resources& res, JobResult& result, W
 const char* layer_name(Layer layer) {
   static const char* const names[] = {"none",   "userns", "mount", "proc",     "dev",     "workdir",
                                       "uts",    "cgroup", "caps",  "rlimit",   "landlock", "seccomp",
-                                      "fds",    "exec",   "clone", "netns"};
+                                      "fds",    "exec",   "clone", "netns",    "ipc"};
   size_t index = static_cast<size_t>(layer);
   return index < sizeof names / sizeof names[0] ? names[index] : "unknown";
 }
@@ -415,12 +427,32 @@ struct Sandbox {
   Resources res;
   pid_t init = -1;
   cgroup::Limits limits;    // as written into the cgroups: a run with the same needs no write
-  bool ready = false;       // init has said the root is built; until then it is still the host's
+  bool ready = false;       // its program waits for the go message (until first ready, the root is still the host's)
+  bool reusable = false;    // its last run ended as runs should: init reported, nothing failed or was killed
+  unsigned runs = 0;
   double started = 0;       // when the go message left
   std::string code, error;  // why it could not be built
 };
 
 namespace {
+
+// A sandbox serves this many runs at most, then a new one is built.
+constexpr unsigned kMaxRuns = 256;
+
+// Until the program says it is ready (on the go socket). A report instead means
+// it failed on its way (the run then reads why); building takes milliseconds, so
+// a sandbox not ready long after is killed: no thread, nor the run waiting for
+// it, can hang on one.
+bool wait_ready(Sandbox& sandbox) {
+  Resources& res = sandbox.res;
+  struct pollfd fds[3] = {{res.go_write, POLLIN, 0}, {res.status_read, POLLIN, 0}, {res.pidfd, POLLIN, 0}};
+  int polled;
+  while ((polled = poll(fds, 3, kReadyTimeoutMs)) < 0 && errno == EINTR) {
+  }
+  if (polled == 0) kill(sandbox.init, SIGKILL);
+  char ready = 0;
+  return polled > 0 && (fds[0].revents & POLLIN) && recv(res.go_write, &ready, 1, MSG_DONTWAIT) == 1;
+}
 
 // Copies the run's files in, writes its limits, and sends init its stdin (and
 // stdout): from then on the program runs. False when the run cannot start; init
@@ -431,8 +463,10 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
   plan_program(spec, plan);
   std::string error;
   cgroup::Limits limits{spec.memory_bytes, spec.pids};
-  if (limits != sandbox.limits && !cgroup::set_limits(res.cgroup, limits, sandbox.limits, error))
-    return fail(result, "CGROUP", error);
+  if (limits != sandbox.limits) {
+    if (!cgroup::set_limits(res.cgroup, limits, sandbox.limits, error)) return fail(result, "CGROUP", error);
+    sandbox.limits = limits;
+  }
   if (!sandbox.ready) return true;  // init is gone: its failure is what the run reports
   if (!spec.copies.empty()) {
     int work = workdir_open(sandbox.init);
@@ -450,36 +484,23 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
   }
   int stdio[3] = {open_stdin(spec, result), -1, -1};
   if (stdio[0] < 0) return false;
-  size_t count = 1;
-  uint8_t given = 0;
-  for (auto [wanted, fd, which, bit] : {std::tuple{spec.stdout_given, spec.stdout_fd, "stdout", kGoStdout},
-                                        std::tuple{spec.stderr_given, spec.stderr_fd, "stderr", kGoStderr}}) {
-    if (!wanted) continue;
-    if ((stdio[count++] = given_output(fd, which, result)) < 0) {
-      if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
-      return false;
-    }
-    given |= bit;
-  }
+  bool ready = run_output(spec.stdout_given, spec.stdout_fd, "stdout", res.out_read, stdio[1], res, result) &&
+               run_output(spec.stderr_given, spec.stderr_fd, "stderr", res.err_read, stdio[2], res, result);
   // A failed send means init is gone: the watch then finds out why.
-  fds_send(res.go_write, stdio, count, given);
-  sandbox.started = now_ms();
+  if (ready) fds_send(res.go_write, stdio, 3);
   if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
-  close(res.go_write);
-  res.go_write = -1;
-  return true;
+  sandbox.started = now_ms();
+  return ready;
 }
 
 }  // namespace
 
-// Init is reaped here, after the result has gone: it exits on its own once it has
-// reported (and, when files were to be collected, is let go), was killed, or —
-// never given a run — sees its program exit at EOF where the go message would be.
+// Init is reaped here, after the result has gone: it exits once it reads end of
+// file where our word would be (after a report), was killed, or — given no run —
+// sees its program exit at end of file where the go message would be.
 void SandboxDeleter::operator()(Sandbox* sandbox) const {
   Resources& res = sandbox->res;
-  // Whatever init waits on — the go message, or leave to exit after a report —
-  // it has now.
-  for (int* fd : {&res.go_write, &res.release_write}) {
+  for (int* fd : {&res.go_write, &res.control_write}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
   }
@@ -511,6 +532,11 @@ SandboxPtr sandbox_build(const JobSpec& spec) {
   Plan& plan = sandbox->plan;
   Resources& res = sandbox->res;
   std::string error;
+  if (!pidns_thread_in_place()) {
+    sandbox->code = "SANDBOX_SETUP";
+    sandbox->error = "this thread's children would be born in another sandbox's pid namespace";
+    return sandbox;
+  }
   auto program = seccomp::compile(spec.policy, error);
   if (program == nullptr) {
     sandbox->code = "SECCOMP_POLICY";
@@ -543,16 +569,8 @@ SandboxPtr sandbox_build(const JobSpec& spec) {
     sandbox->error = std::string("pidfd_open: ") + strerror(errno);
     return sandbox;
   }
-  // Building takes milliseconds; a sandbox not ready long after is killed, so
-  // no thread (nor the run waiting for it) can hang on one.
-  struct pollfd ready_or_gone = {res.go_write, POLLIN, 0};
-  int polled;
-  while ((polled = poll(&ready_or_gone, 1, kReadyTimeoutMs)) < 0 && errno == EINTR) {
-  }
-  char ready = 0;
-  if (polled == 0) kill(sandbox->init, SIGKILL);
-  else sandbox->ready = recv(res.go_write, &ready, 1, MSG_DONTWAIT) == 1;
-  // not ready: init is gone, and its failure is what the run reports
+  // not ready: its failure is what the run reports
+  sandbox->ready = wait_ready(*sandbox);
   return sandbox;
 }
 
@@ -563,9 +581,9 @@ bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
   if (spec.stdout_given && spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
   if (spec.stderr_given && spec.stderr_fd >= 0) res.child_ends.push_back(spec.stderr_fd);
   if (!sandbox.code.empty() || res.pidfd < 0) return fail(result, sandbox.code.c_str(), sandbox.error);
-  if (!give_run(spec, sandbox, result)) return false;  // the deleter then lets init go
+  bool started = give_run(spec, sandbox, result);  // if not, the deleter lets init go
   res.close_child_ends();
-  return true;
+  return started;
 }
 
 bool sandbox_current(const Sandbox& sandbox) {
@@ -592,6 +610,19 @@ void sandbox_watch(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
   Watch watched;
   watch(spec, sandbox.init, sandbox.res, result, watched, sandbox.started);
   finish(spec, sandbox.res, watched, result);
+  sandbox.res.close_run_fds();
+  sandbox.reusable = watched.reported && watched.reason.empty() && result.error_code.empty();
+}
+
+bool sandbox_reset(Sandbox& sandbox) {
+  Resources& res = sandbox.res;
+  bool reusable = sandbox.reusable && ++sandbox.runs < kMaxRuns;
+  sandbox.reusable = sandbox.ready = false;
+  std::string ignored;
+  if (!reusable || !pidns_restart_numbering(res.pidfd, ignored) || write(res.control_write, &kNextRun, 1) != 1)
+    return false;
+  sandbox.ready = wait_ready(sandbox);
+  return sandbox.ready && cgroup::reset_counters(res.cgroup);
 }
 
 }  // namespace cb

@@ -76,9 +76,9 @@ struct JobResult {
   std::vector<RefusedFile> refused;
 };
 
-// A sandbox built before its run is known (init waits inside it), used for
-// exactly one run. Built, run and dropped on one thread: init dies with the
-// thread that cloned it.
+// A sandbox built before its run is known (init waits inside it), serving one
+// run at a time, reset between them. Built, run and dropped on one thread: init
+// dies with the thread that cloned it.
 struct Sandbox;
 struct SandboxDeleter {
   void operator()(Sandbox* sandbox) const;
@@ -105,5 +105,9 @@ bool sandbox_current(const Sandbox& sandbox);
 
 // Watches a started run to its end and fills in `result`.
 void sandbox_watch(Sandbox& sandbox, const JobSpec& spec, JobResult& result);
+
+// After a run: makes the sandbox as new for another (native/reset.cc says what
+// that takes). False when it cannot be: it is then dropped, and a new one built.
+bool sandbox_reset(Sandbox& sandbox);
 
 }  // namespace cb

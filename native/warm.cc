@@ -1,15 +1,19 @@
 // The pool of built sandboxes. A sandbox is a thread: it builds (sandbox_build),
-// waits for its run, runs it and tears it down — all on one thread, because init
-// dies with the thread that cloned it. A key (sandbox_key) used a second time is
-// kept warm: as many sandboxes as the machine has CPUs wait for it, up to a total
-// bound; the least recently used keys give way, and a key unused for a few
-// seconds gives its sandboxes up. A sandbox is never reused: what
-// the pool saves is the time to build one, not the building.
+// waits for a run, runs it, and then — reset (sandbox_reset), or rebuilt when it
+// cannot be — waits for the next, until it is not wanted any more and is torn
+// down; all on one thread, because init dies with the thread that cloned it. A
+// key (sandbox_key) used a second time is kept warm: one sandbox more than the
+// machine has CPUs, counting those running, up to a total bound of waiting ones;
+// the least recently used keys give way, and a key unused for a few seconds gives
+// its waiting sandboxes up. What reuse saves is the building itself: a run's CPU
+// cost and its wait.
 #include "warm.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -18,6 +22,8 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+
+#include "priority.h"
 
 namespace cb::warm {
 
@@ -44,6 +50,7 @@ struct Handoff {
 
 struct Key {
   unsigned uses = 0;
+  unsigned in_use = 0;  // running a run, or answered and not yet back: they come back
   std::chrono::steady_clock::time_point last_used;
   std::deque<std::shared_ptr<Handoff>> waiting;  // oldest first
 };
@@ -55,8 +62,10 @@ struct Pool {
   std::map<std::string, Key> keys;
   std::list<std::string> recent;  // most recently used key first
   size_t waiting = 0;
-  size_t tearing_down = 0;  // dropped, or run and answered, and not yet torn down
+  size_t tearing_down = 0;  // dropped, or run and answered, and not yet torn down or back
+  unsigned releasing = 0;   // release() calls under way: nothing comes back meanwhile
   bool expiring = false;    // the thread that drops idle keys' sandboxes is running
+  std::atomic<uint64_t> builds{0}, reuses{0};
 };
 Pool& pool = *new Pool;
 
@@ -85,6 +94,7 @@ JobSpec layout_of(const JobSpec& spec) {
 }
 
 void torn_down(SandboxPtr& sandbox) {
+  priority::background();
   sandbox.reset();
   std::lock_guard<std::mutex> lock(pool.mutex);
   pool.tearing_down--;
@@ -92,34 +102,53 @@ void torn_down(SandboxPtr& sandbox) {
 }
 
 void keep_warm(const std::string& key, const JobSpec& spec);
+std::shared_ptr<Handoff> come_back(const std::string& key);
+
+// Built while other runs go: yielding to them. Runs are watched at normal priority.
+SandboxPtr build(const JobSpec& layout) {
+  priority::background();
+  SandboxPtr sandbox = sandbox_build(layout);
+  pool.builds++;
+  priority::foreground();
+  return sandbox;
+}
 
 void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> handoff) {
-  SandboxPtr sandbox = sandbox_build(layout);
-  std::unique_lock<std::mutex> lock(handoff->mutex);
-  handoff->built = sandbox.get();
-  handoff->changed.wait(lock, [&] { return handoff->spec != nullptr || handoff->dropped; });
-  if (handoff->spec == nullptr) {
+  pthread_setname_np(pthread_self(), "cb-sandbox");
+  SandboxPtr sandbox = build(layout);
+  while (handoff != nullptr) {
+    std::unique_lock<std::mutex> lock(handoff->mutex);
+    handoff->built = sandbox.get();
+    handoff->changed.wait(lock, [&] { return handoff->spec != nullptr || handoff->dropped; });
+    if (handoff->spec == nullptr) break;
+    const JobSpec& spec = *handoff->spec;
+    Done done = std::move(handoff->done);
+    JobResult result = std::move(handoff->result);
+    bool started = handoff->started ? handoff->start_ok : sandbox_start(*sandbox, spec, result);
     lock.unlock();
-    torn_down(sandbox);
-    return;
+    {
+      // More sandboxes of this key are built while this run goes: off its path.
+      std::lock_guard<std::mutex> pool_lock(pool.mutex);
+      keep_warm(key, layout);
+    }
+    if (started) sandbox_watch(*sandbox, spec, result);
+    {
+      std::lock_guard<std::mutex> pool_lock(pool.mutex);
+      pool.tearing_down++;
+    }
+    done(result);
+    // Made ready for the next run after the result is on its way: off the run's path.
+    priority::background();
+    handoff = come_back(key);
+    if (handoff == nullptr) break;
+    if (sandbox_reset(*sandbox) && sandbox_current(*sandbox)) {
+      pool.reuses++;
+      priority::foreground();
+    } else {
+      sandbox.reset();
+      sandbox = build(layout);
+    }
   }
-  const JobSpec& spec = *handoff->spec;
-  Done done = std::move(handoff->done);
-  JobResult result = std::move(handoff->result);
-  bool started = handoff->started ? handoff->start_ok : sandbox_start(*sandbox, spec, result);
-  lock.unlock();
-  {
-    // The next sandbox of this key is built while this run goes: off its path.
-    std::lock_guard<std::mutex> pool_lock(pool.mutex);
-    keep_warm(key, layout);
-  }
-  if (started) sandbox_watch(*sandbox, spec, result);
-  {
-    std::lock_guard<std::mutex> pool_lock(pool.mutex);
-    pool.tearing_down++;
-  }
-  done(result);
-  // Torn down after the result is on its way: off the run's path.
   torn_down(sandbox);
 }
 
@@ -167,20 +196,23 @@ bool make_room(const std::string& key) {  // pool.mutex held
   return false;
 }
 
-// Keys with nothing waiting are forgotten, least recently used first.
+// Keys with no sandbox are forgotten, least recently used first.
 void forget_old_keys() {  // pool.mutex held
   for (auto it = pool.recent.end(); pool.keys.size() > kMaxKeys && it != pool.recent.begin();) {
     --it;
-    if (!pool.keys[*it].waiting.empty()) continue;
+    const Key& entry = pool.keys[*it];
+    if (!entry.waiting.empty() || entry.in_use > 0) continue;
     pool.keys.erase(*it);
     it = pool.recent.erase(it);
   }
 }
 
-// Takes a waiting sandbox for `key`, or nullptr; marks the key used.
+// Takes a waiting sandbox for `key`, or nullptr; marks the key used, by a run
+// whose sandbox (taken or built now) comes back after it.
 std::shared_ptr<Handoff> take(const std::string& key) {  // pool.mutex held
   Key& entry = pool.keys[key];
   entry.uses++;
+  entry.in_use++;
   entry.last_used = std::chrono::steady_clock::now();
   pool.recent.remove(key);
   pool.recent.push_front(key);
@@ -194,6 +226,8 @@ std::shared_ptr<Handoff> take(const std::string& key) {  // pool.mutex held
 
 // Runs while sandboxes wait, so an idle process has no thread of ours left.
 void drop_idle() {
+  pthread_setname_np(pthread_self(), "cb-expire");
+  priority::background();
   std::unique_lock<std::mutex> lock(pool.mutex);
   while (pool.waiting > 0) {
     pool.gone.wait_for(lock, std::chrono::seconds(1));
@@ -205,19 +239,43 @@ void drop_idle() {
   pool.expiring = false;
 }
 
+// A hot key has one sandbox more than the CPUs, those running included: a run
+// always finds one ready while another is being reset.
+size_t wanted_per_key() { return per_key() + 1; }
+
+void expire_idle_later() {  // pool.mutex held
+  if (pool.expiring) return;
+  pool.expiring = true;
+  std::thread(drop_idle).detach();
+}
+
 // One use is no sign of another; a second is. `spec`: a layout (layout_of).
 void keep_warm(const std::string& key, const JobSpec& spec) {  // pool.mutex held
   auto it = pool.keys.find(key);
   if (it == pool.keys.end() || it->second.uses < 2) return;
-  if (!pool.expiring) {
-    pool.expiring = true;
-    std::thread(drop_idle).detach();
-  }
+  expire_idle_later();
   Key& entry = it->second;
-  while (entry.waiting.size() < per_key() && make_room(key)) {
+  while (entry.waiting.size() < per_key() && entry.waiting.size() + entry.in_use < wanted_per_key() && make_room(key)) {
     entry.waiting.push_back(start(key, spec));
     pool.waiting++;
   }
+}
+
+// A sandbox whose run has answered goes back on its key's list, to be reset (or
+// rebuilt) before it is given the next run; nullptr when it is not wanted back.
+std::shared_ptr<Handoff> come_back(const std::string& key) {
+  std::lock_guard<std::mutex> lock(pool.mutex);
+  auto it = pool.keys.find(key);
+  if (it == pool.keys.end()) return nullptr;
+  Key& entry = it->second;
+  entry.in_use--;
+  if (pool.releasing > 0 || entry.uses < 2 || entry.waiting.size() >= wanted_per_key() || !make_room(key)) return nullptr;
+  pool.tearing_down--;  // back, not torn down
+  auto handoff = std::make_shared<Handoff>();
+  entry.waiting.push_back(handoff);  // behind those ready now
+  pool.waiting++;
+  expire_idle_later();
+  return handoff;
 }
 
 }  // namespace
@@ -251,8 +309,12 @@ void launch(const JobSpec& spec, Done done) {
 
 void release() {
   std::unique_lock<std::mutex> lock(pool.mutex);
+  pool.releasing++;
   for (auto& [key, entry] : pool.keys) give_up(entry);
   pool.gone.wait(lock, [] { return pool.tearing_down == 0; });
+  pool.releasing--;
 }
+
+Stats stats() { return {pool.builds.load(), pool.reuses.load()}; }
 
 }  // namespace cb::warm

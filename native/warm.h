@@ -1,7 +1,10 @@
-// Sandboxes built before their runs: a run takes one that is ready (init parked
-// inside a built root) instead of building its own, and the pool builds the next
-// one off the run's path. Each sandbox still serves exactly one run.
+// Sandboxes built before their runs: a run takes one that is ready (its program
+// waiting inside a built root, behind every wall) instead of building its own.
+// After the run the sandbox is reset for another (or rebuilt, when it cannot be
+// made as new), off the run's path.
 #pragma once
+
+#include <stdint.h>
 
 #include <functional>
 
@@ -19,5 +22,12 @@ void launch(const JobSpec& spec, Done done);
 // runs have answered, are gone (processes reaped, cgroups removed). Runs in flight
 // are not touched.
 void release();
+
+// Since the process started: sandboxes built, and runs given a sandbox reset
+// after an earlier run.
+struct Stats {
+  uint64_t builds, reuses;
+};
+Stats stats();
 
 }  // namespace cb::warm

@@ -17,6 +17,13 @@ export interface NativeSeccompPolicy {
   rules: NativeSeccompRule[];
 }
 
+// Since the process started: sandboxes built, and sandboxes reset after a run
+// for another.
+export interface PoolStats {
+  builds: number;
+  reuses: number;
+}
+
 export interface NativeSpec {
   argv: string[];
   env: string[];
@@ -85,6 +92,7 @@ interface Addon {
   configure(options: { uidBase?: number }): void;
   // drops the sandboxes built ahead of their runs; returns once they are gone
   releaseWarm(): void;
+  poolStats(): PoolStats;
 }
 
 const addonPath = fileURLToPath(new URL('../../build/Release/cellblock.node', import.meta.url));

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { compilePolicy } from '../profiles/seccomp.js';
 import { ErrorCode, SandboxError } from './errors.js';
 import { allowWeakerFromEnv, requireSandbox } from './host.js';
-import { addon, type NativeSpec } from './native.js';
+import { addon, type NativeSpec, type PoolStats } from './native.js';
 import { type ParsedRunSpec, RunResult, RunSpec, RunStatus } from './schema.js';
 import { decodeOutput } from './text.js';
 
@@ -221,6 +221,9 @@ export const openPipe = (): { read: number; write: number } => {
   return { read, write };
 };
 
-// Sandboxes are built ahead of the runs that will need them (native/warm.cc):
-// this drops those still waiting, e.g. before counting what runs left behind.
+// Sandboxes are built ahead of the runs that will need them, and reset after a
+// run for the next (native/warm.cc): this drops those waiting, e.g. before
+// counting what runs left behind.
 export const releaseWarmSandboxes = (): void => addon.releaseWarm();
+
+export const sandboxPoolStats = (): PoolStats => addon.poolStats();

@@ -1,0 +1,110 @@
+// Between two runs of one sandbox (init's side, async-signal-safe). What a run
+// can leave behind after its last process is dead:
+// - files in the work dir and /tmp: removed here, and the tmpfs must then hold
+//   exactly what it held when built (a file kept open by a socket in flight, say,
+//   still takes room: the sandbox is then not reused);
+// - unix sockets kept alive in flight (an SCM_RIGHTS cycle), bound to an abstract
+//   name the next run could reach: any socket left in the namespace forbids reuse;
+// - SysV objects and message queues: the run's own IPC namespace took them along
+//   (child.cc);
+// - cgroup counters: the supervisor resets them (cgroup.cc);
+// - processes: init killed and reaped them before it reported.
+// When anything is off the sandbox is not reused but torn down: a fresh one is
+// always correct, reuse only saves time.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+namespace cb {
+
+namespace {
+
+// Deeper trees are not worth walking: the sandbox is torn down instead.
+constexpr int kMaxDepth = 16;
+
+struct LinuxDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+bool is_dot(const char* name) { return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)); }
+
+bool empty_dir(int dir, dev_t dev, int depth);
+
+// One entry of a directory being emptied. A directory on another device is a
+// mount point of the built root (a read-only path under /tmp): it stays.
+bool remove_entry(int dir, dev_t dev, const char* name, unsigned char type, int depth) {
+  if (type != DT_DIR && type != DT_UNKNOWN) return unlinkat(dir, name, 0) == 0;
+  int sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (sub < 0) return type == DT_UNKNOWN && unlinkat(dir, name, 0) == 0;
+  struct stat info;
+  bool mount_point = fstat(sub, &info) != 0 || info.st_dev != dev;
+  bool emptied = mount_point || (depth > 0 && empty_dir(sub, dev, depth - 1));
+  close(sub);
+  return mount_point || (emptied && unlinkat(dir, name, AT_REMOVEDIR) == 0);
+}
+
+// Removes everything in `dir` but mount points; false when something else is left.
+bool empty_dir(int dir, dev_t dev, int depth) {
+  char buf[2048];
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (got < 0) return false;
+    if (got == 0) return true;
+    for (long offset = 0; offset < got;) {
+      auto* entry = reinterpret_cast<LinuxDirent64*>(buf + offset);
+      offset += entry->d_reclen;
+      if (!is_dot(entry->d_name) && !remove_entry(dir, dev, entry->d_name, entry->d_type, depth)) return false;
+    }
+  }
+}
+
+// The program owns the work dir and /tmp: their modes go back to the built ones,
+// and an extended attribute (or ACL) set on them forbids reuse.
+bool empty_path(const char* path, mode_t mode) {
+  int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) return false;
+  struct stat info;
+  bool emptied = fstat(dir, &info) == 0 && empty_dir(dir, info.st_dev, kMaxDepth) && fchmod(dir, mode) == 0 &&
+                 flistxattr(dir, nullptr, 0) == 0;
+  close(dir);
+  return emptied;
+}
+
+// /proc/net/unix lists the sockets of our network namespace: only its header
+// line may be left.
+bool no_unix_sockets() {
+  int fd = open("/proc/net/unix", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t got = read(fd, buf, sizeof buf);
+  close(fd);
+  int lines = 0;
+  for (ssize_t i = 0; i < got; i++) lines += buf[i] == '\n';
+  return got > 0 && lines == 1;
+}
+
+}  // namespace
+
+WorkDirUsage work_dir_usage() {
+  struct statfs info;
+  if (statfs(kWorkDir, &info) != 0) return {~0ULL, ~0ULL};  // never equal to a later reading
+  return {info.f_files - info.f_ffree, info.f_blocks - info.f_bfree};
+}
+
+bool reset_for_next_run(const WorkDirUsage& empty) {
+  if (!empty_path(kWorkDir, kWorkDirMode) || !empty_path("/tmp", kTmpMode) || !no_unix_sockets()) return false;
+  WorkDirUsage now = work_dir_usage();
+  return now.inodes == empty.inodes && now.blocks == empty.blocks;
+}
+
+}  // namespace cb

@@ -1,7 +1,9 @@
-// Privilege layer (run by the program before exec): leave the namespace's root
-// uid for an unprivileged one, empty every capability set (bounding, permitted,
-// effective, inheritable, ambient), lock the securebits and set no_new_privs so
-// nothing — a setuid binary, file capabilities — can give them back.
+// Privilege layer: leave the namespace's root uid for an unprivileged one, empty
+// every capability set (bounding, permitted, effective, inheritable, ambient),
+// lock the securebits and set no_new_privs so nothing — a setuid binary, file
+// capabilities — can give them back. The bounding set and the securebits are
+// inherited: init sets them once for all its programs (it never execs, and keeps
+// the effective capabilities it needs between runs); each program does the rest.
 #include <linux/capability.h>
 #include <linux/securebits.h>
 #include <string.h>
@@ -52,9 +54,13 @@ bool clear_capability_sets(const Plan& plan) {
 
 }  // namespace
 
-bool caps_drop_all(const Plan& plan) {
+bool caps_bound_for_good(const Plan& plan) {
   drop_bounding_set(plan);
   lock_securebits(plan);
+  return true;
+}
+
+bool caps_drop_all(const Plan& plan) {
   become_program_user(plan);
   clear_capability_sets(plan);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(plan, Layer::Caps, "no_new_privs", nullptr);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -45,12 +46,6 @@ bool read_file(const std::string& path, std::string& out) {
   return n == 0;
 }
 
-uint64_t read_u64(const std::string& path) {
-  std::string text;
-  if (!read_file(path, text)) return 0;
-  return strtoull(text.c_str(), nullptr, 10);
-}
-
 namespace {
 
 // The value of `key` in "key value" lines (memory.events, cpu.stat,
@@ -66,11 +61,6 @@ uint64_t keyed_value(const std::string& text, const std::string& key) {
 }
 
 }  // namespace
-
-uint64_t read_keyed_u64(const std::string& path, const std::string& key) {
-  std::string text;
-  return read_file(path, text) ? keyed_value(text, key) : 0;
-}
 
 bool make_dir(const std::string& path, Run& run, std::string& error) {
   if (mkdir(path.c_str(), 0755) != 0) {
@@ -156,12 +146,68 @@ const Info& detect() {
   return info;
 }
 
+namespace {
+
+// What a finished run may leave charged (page cache it brought in) and still
+// pass its cgroup on.
+constexpr uint64_t kLeftoverBytes = 1 << 20;
+
+// A counter file read again from its start (cgroup files show fresh values each time).
+bool read_counter(int fd, std::string& out) {
+  char buf[1024];
+  ssize_t got = pread(fd, buf, sizeof buf, 0);
+  if (got < 0) return false;
+  out.assign(buf, static_cast<size_t>(got));
+  return true;
+}
+
+uint64_t read_counter_u64(int fd) {
+  std::string text;
+  return read_counter(fd, text) ? strtoull(text.c_str(), nullptr, 10) : 0;
+}
+
+uint64_t read_oom_kills(const Run& run) {
+  std::string text;
+  return read_counter(run.oom_fd, text) ? keyed_value(text, "oom_kill") : 0;
+}
+
+bool read_cpu_total_ns(const Run& run, uint64_t& ns) {
+  const Counters& c = run.counters;
+  std::string text;
+  if (!read_counter(run.cpu_fd, text)) return false;
+  uint64_t value = c.cpu_key.empty() ? strtoull(text.c_str(), nullptr, 10) : keyed_value(text, c.cpu_key);
+  ns = value * c.cpu_ns_per_unit;
+  return true;
+}
+
+// v1 resets the peak to the current usage on any write; v2 (6.12 on) resets the
+// peak seen through the fd written to.
+bool reset_peak(Run& run) {
+  if (run.counters.peak_reset_per_fd) return write(run.peak_fd, "reset\n", 6) == 6;
+  return pwrite(run.peak_fd, "0", 1, 0) == 1;
+}
+
+bool open_counters(Run& run, std::string& error) {
+  const Counters& c = run.counters;
+  for (auto [fd, path, flags] : {std::tuple{&run.cpu_fd, &c.cpu_file, O_RDONLY}, std::tuple{&run.peak_fd, &c.peak_file, O_RDWR},
+                                 std::tuple{&run.oom_fd, &c.oom_file, O_RDONLY}, std::tuple{&run.usage_fd, &c.usage_file, O_RDONLY}}) {
+    if ((*fd = open(path->c_str(), flags | O_CLOEXEC)) < 0) {
+      error = "cgroup: open " + *path + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool create(const std::string& name, const std::string& cpus, Run& run, std::string& error) {
   const Info& info = detect();
   bool ok = false;
   if (info.version == Version::V1) ok = v1::create(info, name, cpus, run, error);
   else if (info.version == Version::V2) ok = v2::create(info, name, cpus, run, error);
   else error = "cgroup: " + info.problem;
+  ok = ok && open_counters(run, error);
   if (!ok) destroy(run);
   return ok;
 }
@@ -176,38 +222,6 @@ bool set_limits(const Run& run, const Limits& limits, const Limits& previous, st
   return write_file(run.pids_limit_file, std::to_string(limits.pids), error);
 }
 
-namespace {
-
-// What a finished run may leave charged (page cache it brought in) and still
-// pass its cgroup on.
-constexpr uint64_t kLeftoverBytes = 1 << 20;
-
-bool read_cpu_total_ns(const Run& run, uint64_t& ns) {
-  const Counters& c = run.counters;
-  std::string text;
-  if (!read_file(c.cpu_file, text)) return false;
-  uint64_t value = c.cpu_key.empty() ? strtoull(text.c_str(), nullptr, 10) : keyed_value(text, c.cpu_key);
-  ns = value * c.cpu_ns_per_unit;
-  return true;
-}
-
-uint64_t read_peak(const Run& run) {
-  if (run.peak_fd < 0) return read_u64(run.counters.peak_file);
-  char buf[32];
-  ssize_t got = pread(run.peak_fd, buf, sizeof buf - 1, 0);
-  if (got <= 0) return 0;
-  buf[got] = 0;
-  return strtoull(buf, nullptr, 10);
-}
-
-bool reset_peak(Run& run) {
-  std::string ignored;
-  if (!run.counters.peak_reset_per_fd) return write_file(run.counters.peak_file, "0", ignored);
-  if (run.peak_fd < 0) run.peak_fd = open(run.counters.peak_file.c_str(), O_RDWR | O_CLOEXEC);
-  return run.peak_fd >= 0 && write(run.peak_fd, "reset\n", 6) == 6;  // kernels before 6.12 refuse it
-}
-
-}  // namespace
 
 bool read_cpu_ns(const Run& run, uint64_t& ns) {
   if (!read_cpu_total_ns(run, ns)) return false;
@@ -218,23 +232,25 @@ bool read_cpu_ns(const Run& run, uint64_t& ns) {
 Usage read_usage(const Run& run) {
   Usage usage;
   read_cpu_ns(run, usage.cpu_ns);
-  usage.memory_peak_bytes = read_peak(run);
-  uint64_t oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");
+  usage.memory_peak_bytes = read_counter_u64(run.peak_fd);
+  uint64_t oom_kills = read_oom_kills(run);
   usage.oom_kills = oom_kills > run.base.oom_kills ? oom_kills - run.base.oom_kills : 0;
   return usage;
 }
 
 bool reset_counters(Run& run) {
-  if (read_u64(run.counters.usage_file) > kLeftoverBytes || !reset_peak(run)) return false;
-  run.base.oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");
+  if (read_counter_u64(run.usage_fd) > kLeftoverBytes || !reset_peak(run)) return false;
+  run.base.oom_kills = read_oom_kills(run);
   return read_cpu_total_ns(run, run.base.cpu_ns);
 }
 
 void destroy(Run& run) {
   for (int fd : run.procs_fds) close(fd);
   run.procs_fds.clear();
-  if (run.peak_fd >= 0) close(run.peak_fd);
-  run.peak_fd = -1;
+  for (int* fd : {&run.cpu_fd, &run.peak_fd, &run.oom_fd, &run.usage_fd}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
   // Children before parents: v2 nests nothing per run, v1 has one dir per controller.
   for (auto it = run.dirs.rbegin(); it != run.dirs.rend(); ++it) remove_dir(*it);
   run.dirs.clear();

@@ -54,9 +54,11 @@ struct Run {
   Counters counters;
   std::vector<std::string> memory_limit_files;  // each gets the memory limit (v1: with and without swap)
   std::string pids_limit_file;
+  // The counter files stay open for the cgroup's life: each run reads them
+  // again (pread) instead of opening them.
+  int cpu_fd = -1, peak_fd = -1, oom_fd = -1, usage_fd = -1;
   // A sandbox serving several runs: the counters at the start of this one (reset_counters).
   Usage base;
-  int peak_fd = -1;
 };
 
 // Detects once (thread-safe) which version and controllers are usable, creates
@@ -79,8 +81,6 @@ void destroy(Run& run);
 // Shared by v1 and v2.
 bool write_file(const std::string& path, const std::string& value, std::string& error);
 bool read_file(const std::string& path, std::string& out);
-uint64_t read_u64(const std::string& path);
-uint64_t read_keyed_u64(const std::string& path, const std::string& key);
 bool make_dir(const std::string& path, Run& run, std::string& error);
 bool open_attach_file(const std::string& dir, const char* file, Run& run, std::string& error);
 void sweep_stale(const std::string& parent);

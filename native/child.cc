@@ -177,6 +177,7 @@ int child_init_main(void* arg) {
   priority::foreground();
   enter_user_namespace(plan);
   stay_tied_to_supervisor(plan);
+  if (!caps_bound_for_good(plan)) _exit(127);
 
   close(plan.lifeline_fd);
   const WorkDirUsage empty = work_dir_usage();

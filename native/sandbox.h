@@ -144,7 +144,8 @@ int child_exec_main(void* start);  // the program, cloned by init with a Program
 // Layers run by the child.
 bool mount_build_root(const Plan& plan);
 bool uts_set_names(const Plan& plan);
-bool caps_drop_all(const Plan& plan);
+bool caps_bound_for_good(const Plan& plan);  // init, once: bounding set and securebits
+bool caps_drop_all(const Plan& plan);        // each program: uid, capability sets, no_new_privs
 bool rlimits_apply(const Plan& plan);
 int landlock_build_ruleset(const Plan& plan);  // by init, in the new root: the fd, or -1 when off
 bool landlock_restrict(const Plan& plan, int ruleset);

@@ -1,16 +1,20 @@
 // Cellblock launched the way the worker launches it: run() from Node, awaited.
 // A launch's latency is the wall time around the awaited call.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { run } from '../sandbox/run.js';
+import { run, sandboxPoolStats } from '../sandbox/run.js';
 import type { RunResult, RunSpec } from '../sandbox/schema.js';
 
 export interface CellblockBatch {
   latenciesNs: number[];
-  // what run() itself reported as wallMs: clone of init to its exit
+  // what run() itself reported as wallMs: from the go message to init's report
   reportedWallMs: number[];
   // time the timed launches took, idle sleeps excluded
   elapsedNs: number;
+  // sandboxes built meanwhile (the others were reset after a run and reused)
+  built: number;
 }
+
+const builtSoFar = (): number => sandboxPoolStats().builds;
 
 const TRUE_SPEC: RunSpec = { argv: ['/bin/true'] };
 
@@ -40,7 +44,8 @@ async function timedLaunch(launch: Launch, into: CellblockBatch): Promise<void> 
 // Keeps `concurrency` launches in flight until `count` have finished.
 export async function keptInFlight(launch: Launch, count: number, concurrency: number, warmup: number): Promise<CellblockBatch> {
   for (let i = 0; i < warmup; i++) await launch();
-  const batch: CellblockBatch = { latenciesNs: [], reportedWallMs: [], elapsedNs: 0 };
+  const batch: CellblockBatch = { latenciesNs: [], reportedWallMs: [], elapsedNs: 0, built: 0 };
+  const builtBefore = builtSoFar();
   let started = 0;
   const lane = async (): Promise<void> => {
     while (started < count) {
@@ -51,6 +56,7 @@ export async function keptInFlight(launch: Launch, count: number, concurrency: n
   const begin = process.hrtime.bigint();
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
   batch.elapsedNs = Number(process.hrtime.bigint() - begin);
+  batch.built = builtSoFar() - builtBefore;
   return batch;
 }
 
@@ -59,12 +65,14 @@ export const cellblockBatch = (count: number, concurrency: number, warmup: numbe
 
 // One run at a time, each after idleMs with no launch at all.
 export async function cellblockAfterIdle(count: number, idleMs: number): Promise<CellblockBatch> {
-  const batch: CellblockBatch = { latenciesNs: [], reportedWallMs: [], elapsedNs: 0 };
+  const batch: CellblockBatch = { latenciesNs: [], reportedWallMs: [], elapsedNs: 0, built: 0 };
+  const builtBefore = builtSoFar();
   for (let i = 0; i < count; i++) {
     await sleep(idleMs);
     const begin = process.hrtime.bigint();
     await timedLaunch(runTrue, batch);
     batch.elapsedNs += Number(process.hrtime.bigint() - begin);
   }
+  batch.built = builtSoFar() - builtBefore;
   return batch;
 }

@@ -47,14 +47,17 @@ export interface LatencyRow extends Cell {
   summary: LatencySummary | null;
   // why there are no figures (bubblewrap missing or failing)
   unavailable?: string;
-  // Cellblock only: median of run()'s own wallMs (clone of init to its exit)
+  // Cellblock only: median of run()'s own wallMs (go message to init's report)
   reportedWallMedianMs?: number;
+  // Cellblock only: sandboxes built during the row's launches
+  sandboxesBuilt?: number;
 }
 
 interface Samples {
   latenciesNs: number[];
   reportedWallMs: number[];
   elapsedNs: number;
+  built?: number;
 }
 
 const emptySamples = (): Samples => ({ latenciesNs: [], reportedWallMs: [], elapsedNs: 0 });
@@ -63,6 +66,7 @@ const joined = (a: Samples, b: Samples): Samples => ({
   latenciesNs: [...a.latenciesNs, ...b.latenciesNs],
   reportedWallMs: [...a.reportedWallMs, ...b.reportedWallMs],
   elapsedNs: a.elapsedNs + b.elapsedNs,
+  ...(a.built !== undefined || b.built !== undefined ? { built: (a.built ?? 0) + (b.built ?? 0) } : {}),
 });
 
 type Launcher = (count: number, concurrency: number, warmup: number, idleMs: number) => Promise<Samples>;
@@ -120,6 +124,7 @@ function rowOf(cell: Cell, samples: Samples, unavailable: string | null): Latenc
     // Runs per second says nothing when most of the time was spent asleep.
     summary: summarize(samples.latenciesNs, cell.idleMs > 0 ? null : samples.elapsedNs),
     ...(samples.reportedWallMs.length > 0 ? { reportedWallMedianMs: median(samples.reportedWallMs) } : {}),
+    ...(samples.built !== undefined ? { sandboxesBuilt: samples.built } : {}),
   };
 }
 

@@ -87,10 +87,14 @@ export function latencyTable(rows: readonly LatencyRow[]): string {
 }
 
 export function reportedWallNote(rows: readonly LatencyRow[]): string {
-  const parts = rows
-    .filter((row) => row.reportedWallMedianMs !== undefined)
-    .map((row) => `${ms(row.reportedWallMedianMs ?? 0)} ms (${row.idleMs > 0 ? `after ${row.idleMs} ms idle` : `concurrency ${row.concurrency}`})`);
-  return `Of Cellblock's launch, the part from cloning init to its exit (run()'s own wallMs), median: ${parts.join(', ')}.`;
+  const cellblock = rows.filter((row) => row.reportedWallMedianMs !== undefined);
+  const when = (row: LatencyRow): string => (row.idleMs > 0 ? `after ${row.idleMs} ms idle` : `concurrency ${row.concurrency}`);
+  const walls = cellblock.map((row) => `${ms(row.reportedWallMedianMs ?? 0)} ms (${when(row)})`);
+  const built = cellblock.map((row) => `${row.sandboxesBuilt ?? 0} for ${row.summary?.count ?? 0} launches (${when(row)})`);
+  return (
+    `Of Cellblock's launch, the part from the go message to init's report (run()'s own wallMs), median: ${walls.join(', ')}. ` +
+    `Sandboxes built during the rows (the other launches took one reset after an earlier run): ${built.join(', ')}.`
+  );
 }
 
 export function accuracyTable(cpu: CpuAccuracy, memory: MemoryAccuracy): string {
@@ -237,8 +241,10 @@ its own method.
   cgroups). Latency is \`process.hrtime\` around the awaited call, so spec validation, the addon call,
   starting the run in its sandbox and the promise's resolution are all inside it. Runs of one shape take
   sandboxes built ahead of them (\`native/warm.cc\`: namespaces, root, cgroups, the program behind its
-  walls), each used once; building the next one happens during the run, on the other CPU, and so is in
-  the concurrency-2 runs/s but not in a launch's latency.
+  walls) and reset after each run for the next (\`native/reset.cc\`); the reset happens after the result
+  is delivered, at \`SCHED_IDLE\`, while another sandbox of the same shape serves the next launch, so it
+  is in the concurrency-2 runs/s but not in a launch's latency. The note under the table counts the
+  sandboxes built during the rows.
 - **Cellblock, sync run over HTTP**: \`cellblock serve\` started by the benchmark as a child process
   (\`--workers 2\`, its own embedded redis-server on a unix socket, log level warn, a temp data dir), as
   an operator starts it; the benchmark posts \`{"argv": ["/bin/true"]}\` to \`POST /v1/runs?wait=true\`
@@ -252,16 +258,17 @@ its own method.
   by the batches' elapsed time.
 - **after ${s.idleMs} ms idle**: one launch at a time, each after ${s.idleMs} ms with no launch at all. On
   cgroup v1, moving a process into a cgroup waits for an RCU grace period (about 10 ms here) unless
-  another move happened within the last one; Cellblock's program joins its run's cgroups by writing to
-  \`cgroup.procs\`, so a launch after a pause pays it, while back-to-back launches mostly do not. bare and
-  bubblewrap move no process between cgroups and are shown as controls. runs/s is not given for these rows.
+  another move happened within the last one; Cellblock's program joins its run's cgroups before its run
+  is given (while the sandbox is reset), so no launch waits for it. bare and bubblewrap move no process
+  between cgroups and are shown as controls. runs/s is not given for these rows.
 
 Judging: \`examples/aplusb/solutions/ac.cpp\` with ${s.judgeTests} generated tests (operands across the
 problem's range, a fixed sequence) is judged by \`judge()\` in the benchmark's process as the worker
 calls it (\`parallelism: 1\`, a store of its own, tokens checker), ${s.judgeRuns} times, each timed
 end to end with \`process.hrtime\`. The compile is **excluded**: one untimed \`judge()\` first compiles
 the source and fills the compile cache, so every timed \`judge()\` takes the compiled binary from the
-cache (that lookup is inside the timing) and runs the ${s.judgeTests} tests, one fresh sandbox each.
+cache (that lookup is inside the timing) and runs the ${s.judgeTests} tests, each in a sandbox of its own
+(built ahead, or reset after an earlier run).
 \`judge/bare${s.judgeTests}\` is the sum of ${s.judgeTests} launches of the same compiled binary (taken
 out of the cache) with the same inputs, each by the C driver (fork+exec, stdin the test's input file,
 stdout /dev/null, timed in C, no checking); the two alternate. Per-test overhead is

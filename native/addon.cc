@@ -123,10 +123,6 @@ JobSpec parse_spec(const Napi::Object& obj) {
     spec.stdout_given = true;
     spec.stdout_fd = fcntl(static_cast<int>(number(obj, "stdoutFd", 0)), F_DUPFD_CLOEXEC, 3);
   }
-  if (obj.Has("stderrFd")) {
-    spec.stderr_given = true;
-    spec.stderr_fd = fcntl(static_cast<int>(number(obj, "stderrFd", 0)), F_DUPFD_CLOEXEC, 3);
-  }
   spec.truncate_output = obj.Has("truncateOutput") && obj.Get("truncateOutput").ToBoolean().Value();
   spec.collect = string_array(obj, "collect");
   spec.collect_bytes = number(obj, "collectBytes", spec.collect_bytes);
@@ -197,6 +193,15 @@ struct Pending {
   JobResult result;
   Napi::Promise::Deferred deferred;
   double cancel_token;
+  Napi::FunctionReference on_output;  // empty: the output is only in the result
+};
+
+// What the sandbox's thread hands the JS thread: a piece of output as the program
+// wrote it, or (last, through the same queue, so after every piece) the result.
+struct Delivery {
+  Pending* pending;
+  int stream;  // 1 stdout, 2 stderr; 0: the result
+  std::string chunk;
 };
 
 // Runs that can be cancelled: the caller's token → the run's eventfd.
@@ -217,9 +222,18 @@ void unregister_cancel(Pending& pending) {
   close(pending.spec.cancel_fd);
 }
 
-void resolve(Napi::Env env, Napi::Function, void*, Pending* pending) {
-  if (env != nullptr) pending->deferred.Resolve(result_object(env, pending->result));
-  delete pending;
+void deliver(Napi::Env env, Napi::Function, void*, Delivery* delivery) {
+  Pending* pending = delivery->pending;
+  if (env != nullptr && delivery->stream == 0) {
+    pending->deferred.Resolve(result_object(env, pending->result));
+  } else if (env != nullptr) {
+    pending->on_output.Call({Napi::String::New(env, delivery->stream == 1 ? "stdout" : "stderr"),
+                             Napi::Buffer<char>::Copy(env, delivery->chunk.data(), delivery->chunk.size())});
+    // the caller's callback threw: the run goes on, its output is still in the result
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+  if (delivery->stream == 0) delete pending;
+  delete delivery;
 }
 
 // cancel(token): the run started with this cancelToken is killed (its status is
@@ -242,15 +256,22 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   }
   Napi::Object spec = info[0].As<Napi::Object>();
   auto* pending = new Pending{parse_spec(spec), {}, Napi::Promise::Deferred::New(env),
-                              static_cast<double>(number(spec, "cancelToken", 0))};
+                              static_cast<double>(number(spec, "cancelToken", 0)), {}};
   register_cancel(*pending);
   Napi::Promise promise = pending->deferred.Promise();
-  using Tsfn = Napi::TypedThreadSafeFunction<void, Pending, resolve>;
+  using Tsfn = Napi::TypedThreadSafeFunction<void, Delivery, deliver>;
   Tsfn tsfn = Tsfn::New(env, "cellblock-run", 0, 1);
+  Napi::Value on_output = spec.Get("onOutput");
+  if (on_output.IsFunction()) {
+    pending->on_output = Napi::Persistent(on_output.As<Napi::Function>());
+    pending->spec.on_output = [pending, tsfn](int stream, const char* data, size_t size) mutable {
+      tsfn.BlockingCall(new Delivery{pending, stream, std::string(data, size)});
+    };
+  }
   warm::launch(pending->spec, [pending, tsfn](JobResult& result) mutable {
     pending->result = std::move(result);
     unregister_cancel(*pending);
-    tsfn.BlockingCall(pending);
+    tsfn.BlockingCall(new Delivery{pending, 0, {}});
     tsfn.Release();
   });
   return promise;

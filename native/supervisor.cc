@@ -259,11 +259,12 @@ pid_t clone_init(Plan& plan, Resources& res) {
   return clone_quiet(child_init_main, static_cast<char*>(res.stack) + kInitStackSize, kCloneFlags, &plan);
 }
 
-// Appends what is readable up to the cap; false when the cap was passed and the
-// run must stop (with `truncate`, the rest is read and dropped instead). At end
-// of file the fd is closed, so a program that closes its stdout cannot make
-// poll() return at once forever.
-bool drain(int& fd, std::string& into, uint64_t cap, bool truncate) {
+// Appends what is readable up to the cap (and passes it on, when the caller
+// streams the output); false when the cap was passed and the run must stop (with
+// `truncate`, the rest is read and dropped instead). At end of file the fd is
+// closed, so a program that closes its stdout cannot make poll() return at once
+// forever.
+bool drain(int& fd, int stream, std::string& into, const JobSpec& spec) {
   char buf[65536];
   while (fd >= 0) {
     ssize_t n = read(fd, buf, sizeof buf);
@@ -273,16 +274,18 @@ bool drain(int& fd, std::string& into, uint64_t cap, bool truncate) {
       fd = -1;
       return true;
     }
-    size_t room = into.size() < cap ? cap - into.size() : 0;
-    into.append(buf, std::min<size_t>(room, static_cast<size_t>(n)));
-    if (static_cast<uint64_t>(n) > room && !truncate) return false;
+    size_t room = into.size() < spec.output_bytes ? spec.output_bytes - into.size() : 0;
+    size_t kept = std::min<size_t>(room, static_cast<size_t>(n));
+    into.append(buf, kept);
+    if (kept > 0 && spec.on_output) spec.on_output(stream, buf, kept);
+    if (static_cast<size_t>(n) > room && !spec.truncate_output) return false;
   }
   return true;
 }
 
 bool drain_outputs(const JobSpec& spec, Resources& res, JobResult& result) {
-  bool out_ok = drain(res.out_read, result.out, spec.output_bytes, spec.truncate_output);
-  bool err_ok = drain(res.err_read, result.err, spec.output_bytes, spec.truncate_output);
+  bool out_ok = drain(res.out_read, 1, result.out, spec);
+  bool err_ok = drain(res.err_read, 2, result.err, spec);
   return out_ok && err_ok;
 }
 
@@ -485,7 +488,7 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
   int stdio[3] = {open_stdin(spec, result), -1, -1};
   if (stdio[0] < 0) return false;
   bool ready = run_output(spec.stdout_given, spec.stdout_fd, "stdout", res.out_read, stdio[1], res, result) &&
-               run_output(spec.stderr_given, spec.stderr_fd, "stderr", res.err_read, stdio[2], res, result);
+               run_output(false, -1, "stderr", res.err_read, stdio[2], res, result);
   // A failed send means init is gone: the watch then finds out why.
   if (ready) fds_send(res.go_write, stdio, 3);
   if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
@@ -579,7 +582,6 @@ bool sandbox_start(Sandbox& sandbox, const JobSpec& spec, JobResult& result) {
   // Pipe ends handed over by the caller are ours to close, whatever happens.
   if (spec.stdin_kind == StdinKind::Fd) res.child_ends.push_back(spec.stdin_fd);
   if (spec.stdout_given && spec.stdout_fd >= 0) res.child_ends.push_back(spec.stdout_fd);
-  if (spec.stderr_given && spec.stderr_fd >= 0) res.child_ends.push_back(spec.stderr_fd);
   if (!sandbox.code.empty() || res.pidfd < 0) return fail(result, sandbox.code.c_str(), sandbox.error);
   bool started = give_run(spec, sandbox, result);  // if not, the deleter lets init go
   res.close_child_ends();

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +34,9 @@ struct JobSpec {
   std::string stdin_path, stdin_data;
   int stdin_fd = -1, stdout_fd = -1;  // pipes to another sandbox (interactors); owned by the spec
   bool stdout_given = false;          // stdout_fd was asked for (even if it could not be duplicated)
-  int stderr_fd = -1;                 // a pipe the caller reads as the program writes; owned by the spec
-  bool stderr_given = false;
+  // stdout and stderr as the program writes them (1, 2; up to the cap), on the
+  // sandbox's thread, besides being kept for the result
+  std::function<void(int stream, const char* data, size_t size)> on_output;
   bool truncate_output = false;       // past the cap: keep the prefix, do not stop the run
   int cancel_fd = -1;                 // an eventfd: readable when the caller cancels the run
   std::vector<std::string> collect;   // work dir files to bring back

@@ -34,7 +34,8 @@ export interface NativeSpec {
   stdinData?: string | Uint8Array;
   stdinFd?: number;
   stdoutFd?: number;
-  stderrFd?: number;
+  // stdout and stderr as the program writes them, besides the result
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
   truncateOutput: boolean;
   collect: string[];
   collectBytes: number;

@@ -1,7 +1,6 @@
 // run(spec): validate, refuse what cannot be sandboxed, map to the addon's spec,
 // launch, and shape the result.
-import { closeSync, lstatSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { lstatSync } from 'node:fs';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { compilePolicy } from '../profiles/seccomp.js';
@@ -25,7 +24,7 @@ export interface RunOptions {
   // aborting it kills the run's whole tree; the result's status is then "cancelled"
   signal?: AbortSignal;
   // stdout and stderr as the program writes them (up to the output cap), not
-  // only in the result
+  // only in the result; called on the event loop, in order, before run() resolves
   onOutput?: (stream: OutputStream, chunk: Buffer) => void;
 }
 
@@ -46,39 +45,6 @@ async function launch(native: NativeSpec, signal: AbortSignal | undefined) {
   } finally {
     signal.removeEventListener('abort', cancel);
   }
-}
-
-// stdout and stderr go to pipes of ours, read as the program writes: what the
-// supervisor would capture is kept here instead, with the same cap (past it the
-// run is stopped with output_limit, or with truncateOutput the rest dropped).
-async function launchStreaming(native: NativeSpec, options: RunOptions & { onOutput: RunOptions['onOutput'] & {} }) {
-  const overflow = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, overflow.signal]) : overflow.signal;
-  const streams = (['stdout', 'stderr'] as const).map((name) => {
-    const [read, write] = addon.pipe();
-    const kept: Buffer[] = [];
-    let size = 0;
-    const socket = new Socket({ fd: read, readable: true, writable: false });
-    socket.on('data', (chunk: Buffer) => {
-      const part = chunk.subarray(0, Math.max(0, native.outputBytes - size));
-      size += part.length;
-      if (part.length > 0) {
-        kept.push(part);
-        options.onOutput(name, part);
-      }
-      if (part.length < chunk.length && !native.truncateOutput) overflow.abort();
-    });
-    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    return { write, kept, ended };
-  });
-  const [out, err] = streams as [(typeof streams)[0], (typeof streams)[0]];
-  const running = launch({ ...native, stdoutFd: out.write, stderrFd: err.write }, signal);
-  // the addon duplicated them at launch: ours close at once, so EOF comes with the run's end
-  for (const stream of streams) closeSync(stream.write);
-  const result = await running;
-  await Promise.all(streams.map((stream) => stream.ended));
-  const status = overflow.signal.aborted && result.status === 'cancelled' ? 'output_limit' : result.status;
-  return { ...result, status, stdout: Buffer.concat(out.kept), stderr: Buffer.concat(err.kept) };
 }
 
 const EXPOSED_WITHOUT_MOUNT_ISOLATION = ['/etc', '/root', '/home', '/var', '/tmp', '/run'];
@@ -194,7 +160,8 @@ export async function run(input: RunSpec, options: RunOptions = {}): Promise<Run
   const test = testLayers(options);
   const weakened = [...missing, ...test.layers.map((layer) => `${layer} (test)`)];
   const native = { ...toNative(spec, landlockAbi), ...test.native };
-  const raw = options.onOutput ? await launchStreaming(native, { ...options, onOutput: options.onOutput }) : await launch(native, options.signal);
+  // The supervisor reads the output either way, capped; streamed, it also hands each piece over as it comes.
+  const raw = await launch(options.onOutput ? { ...native, onOutput: options.onOutput } : native, options.signal);
   const error = raw.error ? { code: ErrorCode.catch('SANDBOX_SETUP').parse(raw.error.code), message: raw.error.message } : undefined;
   return {
     status: RunStatus.parse(raw.status),

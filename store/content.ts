@@ -4,7 +4,7 @@
 // a deployment share by pointing CELLBLOCK_STORE at the same path; writes are
 // atomic (temp file + rename), so concurrent writers of one blob are harmless.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -32,9 +32,7 @@ export function directoryStore(root: string): ContentStore {
       const path = pathOf(hash);
       if (await exists(path)) return hash;
       await mkdir(join(path, '..'), { recursive: true });
-      const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(temp, bytes, { mode: 0o600 });
-      await rename(temp, path);
+      await writeAtomically(path, bytes);
       return hash;
     },
     async get(hash) {
@@ -51,9 +49,7 @@ export function directoryStore(root: string): ContentStore {
     async link(name, hash) {
       const path = join(root, 'links', Sha256.parse(name));
       await mkdir(join(root, 'links'), { recursive: true });
-      const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(temp, Sha256.parse(hash), { mode: 0o600 });
-      await rename(temp, path);
+      await writeAtomically(path, Sha256.parse(hash));
     },
     async resolve(name) {
       try {
@@ -64,6 +60,19 @@ export function directoryStore(root: string): ContentStore {
       }
     },
   };
+}
+
+// A temp file renamed into place; one that could not be written whole (a full
+// disk) is removed, never left to pile up.
+async function writeAtomically(path: string, bytes: Uint8Array | string): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, bytes, { mode: 0o600 });
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 // The content-addressed store: test sets uploaded once and judged by hash, and
 // compiles reused across submissions.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,22 @@ describe('content-addressed store', () => {
     assert.equal((await store.get(hash))?.toString(), 'hello');
     writeFileSync(join(root, hash.slice(0, 2), hash.slice(2, 4), hash), 'tampered');
     assert.equal(await store.get(hash), undefined, 'a damaged blob reads as missing');
+  });
+
+  it('a full disk fails the write and leaves no partial file behind', async () => {
+    const small = mkdtempSync(join(tmpdir(), 'cellblock-store-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
+    try {
+      const full = directoryStore(small);
+      await assert.rejects(full.put(Buffer.alloc(1024 * 1024, 1)), { code: 'ENOSPC' });
+      const left = readdirSync(small, { recursive: true }).map(String).filter((name) => name.endsWith('.tmp'));
+      assert.deepEqual(left, [], 'temp files left on the full disk');
+      // the space the failed write took is free again
+      assert.equal((await full.get(await full.put('x'.repeat(32 * 1024))))?.length, 32 * 1024);
+    } finally {
+      execFileSync('umount', [small]);
+      rmSync(small, { recursive: true, force: true });
+    }
   });
 
   it('judges a test set by its hash, the same as inline', async () => {

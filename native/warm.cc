@@ -124,8 +124,15 @@ void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> ha
     const JobSpec& spec = *handoff->spec;
     Done done = std::move(handoff->done);
     JobResult result = std::move(handoff->result);
-    bool started = handoff->started ? handoff->start_ok : sandbox_start(*sandbox, spec, result);
+    bool started_by_giver = handoff->started, start_ok = handoff->start_ok;
     lock.unlock();
+    // Given while still being built or reset, it may hold a read-only path as it
+    // was before the run was given: then the run gets one built now.
+    if (!started_by_giver && !sandbox_current(*sandbox)) {
+      sandbox.reset();
+      sandbox = build(layout);
+    }
+    bool started = started_by_giver ? start_ok : sandbox_start(*sandbox, spec, result);
     {
       // More sandboxes of this key are built while this run goes: off its path.
       std::lock_guard<std::mutex> pool_lock(pool.mutex);
@@ -297,7 +304,7 @@ void launch(const JobSpec& spec, Done done) {
     std::lock_guard<std::mutex> lock(handoff->mutex);
     // Started here when it is built and cheap to start: the program is under way
     // before the sandbox's thread has even woken up.
-    if (handoff->built != nullptr && sandbox_quick_to_start(spec)) {
+    if (handoff->built != nullptr && sandbox_quick_to_start(spec) && sandbox_current(*handoff->built)) {
       handoff->started = true;
       handoff->start_ok = sandbox_start(*handoff->built, spec, handoff->result);
     }

@@ -68,6 +68,14 @@ end
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 1`;
 
+// A new record, its expiry and its tenant's active count at once (ARGV: the
+// TTL, then the fields and values).
+const RECORD = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('INCR', KEYS[2])
+return 1`;
+
 const MARK_RUNNING = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
@@ -205,21 +213,17 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
           if (existing) return { id: existing, duplicate: true };
         }
       }
-      const recorded = redis
-        .multi()
-        .hset(recordKey(id), {
-          tenant: options.tenant,
-          // beside the submission, so listing it never reads the source and tests
-          ...(kind.language ? { language: kind.language(submission) } : {}),
-          // held: run at once by the fast path, before anyone knows its id
-          status: options.held ? 'running' : 'queued',
-          submission: JSON.stringify(submission),
-          ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-          createdAt: String(Date.now()),
-        })
-        .expire(recordKey(id), resultTtlSeconds)
-        .incr(key.active(options.tenant))
-        .exec();
+      const fields = {
+        tenant: options.tenant,
+        // beside the submission, so listing it never reads the source and tests
+        ...(kind.language ? { language: kind.language(submission) } : {}),
+        // held: run at once by the fast path, before anyone knows its id
+        status: options.held ? 'running' : 'queued',
+        submission: JSON.stringify(submission),
+        ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+        createdAt: String(Date.now()),
+      };
+      const recorded = redis.eval(RECORD, 2, recordKey(id), key.active(options.tenant), String(resultTtlSeconds), ...Object.entries(fields).flat());
       // A held job is delayed: no worker reads it before its record is there,
       // so both writes go at once; otherwise the record comes first.
       if (!options.held) await recorded;

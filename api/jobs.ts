@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { type JobEvent, type SubmissionState } from '../queue/schema.js';
 import { type FastKinds } from '../queue/local.js';
 import { type JobStore, type SubmitOptions, waitForFinal } from '../queue/submissions.js';
-import { type Tenant, tenantFor } from './auth.js';
+import { tenantFor } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
 
@@ -27,41 +27,46 @@ export const errors = {
 };
 const IdParam = z.object({ id: z.string().min(16).max(64) });
 
-// 202 {id, status: queued}; with wait, 200 and the final view if it comes within waitMs.
-export async function accepted<V extends View>(c: Context, ctx: ApiContext, store: JobStore<unknown, unknown, V>, tenant: Tenant, id: string, wait: boolean, waitMs = ctx.config.waitMs) {
-  if (wait) {
-    const view = await waitForFinal(store, ctx.hub, tenant.name, id, waitMs);
-    if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
-    return c.json(view ?? { id, status: 'queued' as const }, 202);
+// Submits a job and waits up to `waitMs` for its final view: through an idle
+// slot of this process's worker when there is one (the fast path,
+// queue/local.ts), else through the queue. Resolves only once the job is
+// recorded; `view` is its state when the wait ended (undefined: not found).
+export async function submitAndWait<K extends keyof FastKinds>(
+  ctx: ApiContext,
+  kind: K,
+  store: JobStore<FastKinds[K]['job'], unknown, FastKinds[K]['view']>,
+  job: FastKinds[K]['job'],
+  options: SubmitOptions,
+  waitMs: number,
+): Promise<{ id: string; view: FastKinds[K]['view'] | undefined }> {
+  const started = Date.now();
+  const handed = ctx.local?.submitAndRun(kind, job, options, (given, how) => store.submit(given, how));
+  const { id, duplicate } = await (handed?.recorded ?? store.submit(job, options));
+  if (handed && !duplicate) {
+    const timeout = new AbortController();
+    const final = await Promise.race([handed.final, sleep(waitMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    timeout.abort();
+    if (final) return { id, view: final };
   }
-  return c.json({ id, status: 'queued' as const }, 202);
+  // through the queue, or not stored by the slot (or not in time): as the queue has it
+  return { id, view: await waitForFinal(store, ctx.hub, options.tenant, id, Math.max(0, waitMs - (Date.now() - started))) };
 }
 
-// Submits a job and answers as accepted() does: with wait, through an idle slot
-// of this process's worker when there is one (the fast path, queue/local.ts),
-// else through the queue. Answered only once the job is recorded.
+// Submits a job and answers 202 {id, status: queued}; with wait, 200 and the
+// final view if it comes within waitMs (see submitAndWait), else 202 and its state.
 export async function submitAndAnswer<K extends keyof FastKinds>(
   c: Context,
   ctx: ApiContext,
   kind: K,
   store: JobStore<FastKinds[K]['job'], unknown, FastKinds[K]['view']>,
-  tenant: Tenant,
   job: FastKinds[K]['job'],
   options: SubmitOptions,
   wait: boolean,
 ) {
-  const handed = wait ? ctx.local?.submitAndRun(kind, job, options, (given, how) => store.submit(given, how)) : undefined;
-  if (!handed) return accepted(c, ctx, store, tenant, (await store.submit(job, options)).id, wait);
-  const started = Date.now();
-  const { id, duplicate } = await handed.recorded;
-  if (!duplicate) {
-    const timeout = new AbortController();
-    const final = await Promise.race([handed.final, sleep(ctx.config.waitMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
-    timeout.abort();
-    if (final) return c.json(final, 200);
-  }
-  // not stored by the slot (or not in time): its state as the queue has it
-  return accepted(c, ctx, store, tenant, id, true, Math.max(0, ctx.config.waitMs - (Date.now() - started)));
+  if (!wait) return c.json({ id: (await store.submit(job, options)).id, status: 'queued' as const }, 202);
+  const { id, view } = await submitAndWait(ctx, kind, store, job, options, ctx.config.waitMs);
+  if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
+  return c.json(view ?? { id, status: 'queued' as const }, 202);
 }
 
 export interface JobRoutes<V extends View> {

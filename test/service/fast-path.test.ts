@@ -3,7 +3,7 @@
 // queue meanwhile, on a redis-server the test reads directly. Its answer is what
 // the queued path stores; a big submission still goes through the queue; a serve
 // SIGKILLed mid-run leaves the held job to another worker, which finishes it
-// once; cancel and webhooks behave as on the queued path.
+// once; cancel, webhooks and idempotency keys behave as on the queued path.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -161,6 +161,17 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
     assert.equal(receiver.to(hook).length, 1, 'delivered more than once');
     assert.deepEqual(JSON.parse(receiver.to(hook)[0]!.body), answered);
     assert.ok(await jobGone(answered.id), 'the held job is left in the queue');
+  });
+
+  it('a retry with the same Idempotency-Key is answered with the first run and its result', async () => {
+    const request = { body: { argv: ['/bin/sh', '-c', 'echo once'] }, headers: { 'idempotency-key': uniqueToken('key') } };
+    const first = await call(base, 'POST', '/v1/runs?wait=true', request);
+    assert.equal(first.status, 200, describeReply(first));
+    assert.equal((first.json as RunView).result?.stdout, 'once\n');
+    const again = await call(base, 'POST', '/v1/runs?wait=true', request);
+    assert.equal(again.status, 200, describeReply(again));
+    assert.deepEqual(again.json, first.json);
+    assert.ok(await jobGone((first.json as RunView).id), 'the held job is left in the queue');
   });
 
   it('a serve SIGKILLed mid-run: the held job comes due, another worker finishes it, and the result is written once', async () => {

@@ -27,16 +27,21 @@ export const errors = {
 };
 const IdParam = z.object({ id: z.string().min(16).max(64) });
 
+// A job to submit: its kind and store, the job, and how.
+export interface Submitting<K extends keyof FastKinds> {
+  kind: K;
+  store: JobStore<FastKinds[K]['job'], unknown, FastKinds[K]['view']>;
+  job: FastKinds[K]['job'];
+  options: SubmitOptions;
+}
+
 // Submits a job and waits up to `waitMs` for its final view: through an idle
 // slot of this process's worker when there is one (the fast path,
 // queue/local.ts), else through the queue. Resolves only once the job is
 // recorded; `view` is its state when the wait ended (undefined: not found).
 export async function submitAndWait<K extends keyof FastKinds>(
   ctx: ApiContext,
-  kind: K,
-  store: JobStore<FastKinds[K]['job'], unknown, FastKinds[K]['view']>,
-  job: FastKinds[K]['job'],
-  options: SubmitOptions,
+  { kind, store, job, options }: Submitting<K>,
   waitMs: number,
 ): Promise<{ id: string; view: FastKinds[K]['view'] | undefined }> {
   const started = Date.now();
@@ -54,17 +59,9 @@ export async function submitAndWait<K extends keyof FastKinds>(
 
 // Submits a job and answers 202 {id, status: queued}; with wait, 200 and the
 // final view if it comes within waitMs (see submitAndWait), else 202 and its state.
-export async function submitAndAnswer<K extends keyof FastKinds>(
-  c: Context,
-  ctx: ApiContext,
-  kind: K,
-  store: JobStore<FastKinds[K]['job'], unknown, FastKinds[K]['view']>,
-  job: FastKinds[K]['job'],
-  options: SubmitOptions,
-  wait: boolean,
-) {
-  if (!wait) return c.json({ id: (await store.submit(job, options)).id, status: 'queued' as const }, 202);
-  const { id, view } = await submitAndWait(ctx, kind, store, job, options, ctx.config.waitMs);
+export async function submitAndAnswer<K extends keyof FastKinds>(c: Context, ctx: ApiContext, submitting: Submitting<K>, wait: boolean) {
+  if (!wait) return c.json({ id: (await submitting.store.submit(submitting.job, submitting.options)).id, status: 'queued' as const }, 202);
+  const { id, view } = await submitAndWait(ctx, submitting, ctx.config.waitMs);
   if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
   return c.json(view ?? { id, status: 'queued' as const }, 202);
 }

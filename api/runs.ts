@@ -67,7 +67,7 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         ...(priority ? { priority } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),
       };
-      return submitAndAnswer(c, ctx, 'run', ctx.runs, job, options, c.req.valid('query').wait === 'true');
+      return submitAndAnswer(c, ctx, { kind: 'run', store: ctx.runs, job, options }, c.req.valid('query').wait === 'true');
     },
   );
 

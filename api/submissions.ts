@@ -103,7 +103,7 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const tenant = await tenantFor(ctx, (name) => c.req.header(name));
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
       const { submission, options } = await admit(ctx, tenant, c.req.valid('json'), idempotencyKey);
-      return submitAndAnswer(c, ctx, 'submission', ctx.subs, submission, options, c.req.valid('query').wait === 'true');
+      return submitAndAnswer(c, ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, c.req.valid('query').wait === 'true');
     },
   );
 

@@ -17,6 +17,6 @@ export function executionSubmission(run: Omit<Submission, 'tests' | 'checker' | 
 
 // Submits and waits for the result (undefined when it did not finish in time).
 export async function execute(ctx: ApiContext, who: Tenant, submission: Submission): Promise<SubmissionView | undefined> {
-  const { view } = await submitAndWait(ctx, 'submission', ctx.subs, submission, { tenant: who.name }, Math.max(ctx.config.waitMs, 60_000));
+  const { view } = await submitAndWait(ctx, { kind: 'submission', store: ctx.subs, job: submission, options: { tenant: who.name } }, Math.max(ctx.config.waitMs, 60_000));
   return view?.status === 'done' ? view : undefined;
 }

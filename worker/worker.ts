@@ -125,7 +125,8 @@ export function startWorker(
   probe();
   const running = new Map<string, AbortController>();
   const slots = slotPool(settings.slots, settings.pinCpus);
-  // fast-path runs in progress, by id: settled when the run's slot is free again
+  // fast-path jobs in hand, by id: settled once their result is stored and
+  // their held job removed, or handed to the queue
   const fastRuns = new Map<string, Promise<unknown>>();
   const webhooks = webhookQueue(connection);
   const deliveries = startDeliveries(connection, settings.webhookSecret, settings.webhookPolicy);
@@ -253,9 +254,11 @@ export function startWorker(
     // a duplicate (its idempotency key seen before) runs nothing, nor does a
     // job that could not be recorded
     const recorded = submitted.then((s) => (s.duplicate ? undefined : s.job), () => undefined);
-    void recorded.then((job) => job || abort.abort());
     let held: Job | undefined;
-    void recorded.then((job) => (held = job));
+    void recorded.then((job) => {
+      held = job;
+      if (!job) abort.abort();
+    });
     const renew = setInterval(() => void held?.changeDelay(HOLD_MS).catch(() => undefined), HOLD_MS / 2);
     let result: R | undefined;
     try {

@@ -45,7 +45,7 @@ export async function submitAndWait<K extends keyof FastKinds>(
   waitMs: number,
 ): Promise<{ id: string; view: FastKinds[K]['view'] | undefined }> {
   const started = Date.now();
-  const handed = ctx.local?.submitAndRun(kind, job, options, (given, how) => store.submit(given, how));
+  const handed = ctx.local?.submitAndRun(kind, job, options, (given, how) => store.submit(given, how), waitMs);
   const { id, duplicate } = await (handed?.recorded ?? store.submit(job, options));
   if (handed && !duplicate) {
     const timeout = new AbortController();

@@ -31,8 +31,15 @@ export interface LocalSlots {
   // Submits the job through `submit` (the API's store, whose connection fails
   // fast when Redis is away) and starts it in an idle slot of this process's
   // worker; at once undefined, with nothing submitted, when no slot is idle or
-  // the job is not small.
-  submitAndRun<K extends keyof FastKinds>(kind: K, job: FastKinds[K]['job'], options: SubmitOptions, submit: Submit<FastKinds[K]['job']>): Handed<FastKinds[K]['view']> | undefined;
+  // the job is not small. `waitMs`: how long the request waits for the final
+  // view before it answers with the id.
+  submitAndRun<K extends keyof FastKinds>(
+    kind: K,
+    job: FastKinds[K]['job'],
+    options: SubmitOptions,
+    submit: Submit<FastKinds[K]['job']>,
+    waitMs: number,
+  ): Handed<FastKinds[K]['view']> | undefined;
 }
 
 // The most tests a submission may have to take the fast path.
@@ -51,4 +58,19 @@ export function isSmall<K extends keyof FastKinds>(kind: K, job: FastKinds[K]['j
   const wallMs = kind === 'run' ? (job as RunJob).limits.wallMs : (job as Submission).limits?.wallMs;
   const tests = kind === 'run' ? 1 : ((job as Submission).tests?.length ?? Infinity);
   return wallMs !== undefined && wallMs <= FAST_MAX_WALL_MS && tests <= FAST_MAX_TESTS;
+}
+
+// Time a run may take beyond its wall limit: the sandbox's set-up, collecting files.
+const RUN_OVERHEAD_MS = 2_000;
+
+// Whether no one can be listening to the job's events while it runs: its id is
+// known only to the request, answered once the job ends or the wait does, and
+// a run ends within its wall limit (and set-up). Such a run's output is not
+// streamed (its stdout and stderr come whole in the answer), which spares it
+// the streaming launch. A submission's end has no such bound (its compile
+// step): its events always go out.
+export function unwatched<K extends keyof FastKinds>(kind: K, job: FastKinds[K]['job'], waitMs: number): boolean {
+  if (kind !== 'run') return false;
+  const wallMs = (job as RunJob).limits.wallMs;
+  return wallMs !== undefined && wallMs + RUN_OVERHEAD_MS < waitMs;
 }

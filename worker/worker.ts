@@ -11,7 +11,7 @@ import { judge } from '../judge/judge.js';
 import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import { metrics } from '../queue/metrics.js';
 import { type Images } from '../images/images.js';
-import { type FastKinds, type Handed, isSmall, type LocalSlots } from '../queue/local.js';
+import { type FastKinds, type Handed, isSmall, type LocalSlots, unwatched } from '../queue/local.js';
 import { type Runs } from '../queue/runs.js';
 import { SubmissionJob } from '../queue/schema.js';
 import { CANCEL_CHANNEL, type JobStore, newId, type Stored, type SubmitOptions, type Submissions } from '../queue/submissions.js';
@@ -34,10 +34,11 @@ export interface WorkerSettings {
   images: Images;
 }
 
-// What a kind of job does in a slot: its work, its answer to a failure of ours,
-// the body its webhook carries, and its metrics.
+// What a kind of job does in a slot: its work (its events published unless no
+// one can be listening: queue/local.ts), its answer to a failure of ours, the
+// body its webhook carries, and its metrics.
 interface Handler<S, R> {
-  execute(stored: Stored<S, R>, signal: AbortSignal, cpu: string | undefined): Promise<R>;
+  execute(stored: Stored<S, R>, signal: AbortSignal, cpu: string | undefined, watched: boolean): Promise<R>;
   internalError(message: string): R;
   webhookBody(id: string, result: R): unknown;
   observe(stored: Stored<S, R>, result: R, seconds: number): void;
@@ -137,13 +138,13 @@ export function startWorker(
   });
 
   const judging: Handler<Submission, SubmissionResult> = {
-    execute: (stored, signal, cpu) =>
+    execute: (stored, signal, cpu, watched) =>
       judge(stored.submission, {
         signal,
         store: settings.store,
         parallelism: 1,
         ...(cpu !== undefined ? { cpus: cpu } : {}),
-        onTest: (test, index, total) => void subs.publish(stored.id, { type: 'test', index, total, test }),
+        ...(watched ? { onTest: (test, index, total) => void subs.publish(stored.id, { type: 'test', index, total, test }) } : {}),
       }),
     internalError,
     webhookBody: (id, result) => ({ ...result, id, status: 'done' }),
@@ -153,15 +154,19 @@ export function startWorker(
     },
   };
   const runHandler: Handler<RunJob, RunOutcome> = {
-    execute: (stored, signal, cpu) =>
+    execute: (stored, signal, cpu, watched) =>
       executeRun(stored.submission, {
         store: settings.store,
         images: settings.images,
         signal,
         ...(cpu !== undefined ? { cpus: cpu } : {}),
-        onOutput: (stream, data) => {
-          if (data) void settings.runs.publish(stored.id, { type: 'output', stream, data });
-        },
+        ...(watched
+          ? {
+              onOutput: (stream, data) => {
+                if (data) void settings.runs.publish(stored.id, { type: 'output', stream, data });
+              },
+            }
+          : {}),
       }),
     internalError: (message) => runInternalError(message),
     webhookBody: (id, result) => ({ id, status: 'done', result }),
@@ -182,12 +187,12 @@ export function startWorker(
 
   // The job's work in `slot`, cancellable by its id: undefined when stopped
   // (cancelled, shutting down, or `abort` called by the caller).
-  async function execute<S, R>(handler: Handler<S, R>, stored: Stored<S, R>, slot: Slot, abort = new AbortController()): Promise<R | undefined> {
+  async function execute<S, R>(handler: Handler<S, R>, stored: Stored<S, R>, slot: Slot, watched = true, abort = new AbortController()): Promise<R | undefined> {
     metrics.queueWait.observe((Date.now() - stored.createdAt) / 1000);
     running.set(stored.id, abort);
     const started = Date.now();
     try {
-      const result = await handler.execute(stored, abort.signal, slot.cpu);
+      const result = await handler.execute(stored, abort.signal, slot.cpu, watched);
       if (abort.signal.aborted) return undefined;
       handler.observe(stored, result, (Date.now() - started) / 1000);
       return result;
@@ -247,6 +252,7 @@ export function startWorker(
     handler: Handler<S, R>,
     stored: Stored<S, R>,
     slot: Slot,
+    watched: boolean,
     submitted: ReturnType<JobStore<S, R, V>['submit']>,
     answer: (view: V) => void,
   ): Promise<void> {
@@ -262,7 +268,7 @@ export function startWorker(
     const renew = setInterval(() => void held?.changeDelay(HOLD_MS).catch(() => undefined), HOLD_MS / 2);
     let result: R | undefined;
     try {
-      result = await execute(handler, stored, slot, abort);
+      result = await execute(handler, stored, slot, watched, abort);
     } catch (error) {
       failed(error, stored.id);
     } finally {
@@ -285,7 +291,15 @@ export function startWorker(
   }
 
   // Records the job, held, and runs it in `slot`.
-  function handOff<S, R, V>(store: JobStore<S, R, V>, handler: Handler<S, R>, job: S, options: SubmitOptions, submit: JobStore<S, R, V>['submit'], slot: Slot): Handed<V> {
+  function handOff<S, R, V>(
+    store: JobStore<S, R, V>,
+    handler: Handler<S, R>,
+    job: S,
+    options: SubmitOptions,
+    submit: JobStore<S, R, V>['submit'],
+    slot: Slot,
+    watched: boolean,
+  ): Handed<V> {
     const id = newId();
     const submitted = submit(job, { ...options, held: { id, delayMs: HOLD_MS } });
     const stored: Stored<S, R> = {
@@ -298,7 +312,7 @@ export function startWorker(
     };
     let answer: (view: V | undefined) => void = () => undefined;
     const final = new Promise<V | undefined>((resolve) => (answer = resolve));
-    const done = runHeld(store, handler, stored, slot, submitted, answer)
+    const done = runHeld(store, handler, stored, slot, watched, submitted, answer)
       .catch((error: unknown) => failed(error, id))
       .finally(() => {
         answer(undefined);
@@ -309,14 +323,15 @@ export function startWorker(
   }
 
   const local: LocalSlots = {
-    submitAndRun(kind, job, options, submit) {
+    submitAndRun(kind, job, options, submit, waitMs) {
       if (shuttingDown || !isSmall(kind, job)) return undefined;
       const slot = slots.idle();
       if (!slot) return undefined;
+      const watched = !unwatched(kind, job, waitMs);
       const handed =
         kind === 'run'
-          ? handOff(settings.runs, runHandler, job as RunJob, options, submit as Runs['submit'], slot)
-          : handOff(subs, judging, job as Submission, options, submit as Submissions['submit'], slot);
+          ? handOff(settings.runs, runHandler, job as RunJob, options, submit as Runs['submit'], slot, watched)
+          : handOff(subs, judging, job as Submission, options, submit as Submissions['submit'], slot, watched);
       // (the kind picks the store, and so the view: TypeScript cannot follow the generic)
       return handed as Handed<FastKinds[typeof kind]['view']>;
     },

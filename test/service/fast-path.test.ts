@@ -174,6 +174,39 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
     assert.ok(await jobGone((first.json as RunView).id), 'the held job is left in the queue');
   });
 
+  it('a run\'s output is published when someone may listen (its wait can end first), and not when no one can', async () => {
+    const events = new Redis({ path: redis.socket });
+    const outputs = new Map<string, number>();
+    const shortWait = await startHttp('serve', ['--workers', '1'], { ...env(), CELLBLOCK_WAIT_MS: '1000' }, 'short-wait-serve');
+    try {
+      await events.psubscribe('cellblock:events:*');
+      events.on('pmessage', (_pattern: string, channel: string, message: string) => {
+        const id = channel.slice('cellblock:events:'.length);
+        if ((JSON.parse(message) as { type: string }).type === 'output') outputs.set(id, (outputs.get(id) ?? 0) + 1);
+      });
+      // a 20 s wait outlasts a run of at most 10 s: answered before anyone knows its id
+      const quiet = await call(base, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/sh', '-c', 'echo quiet'] } });
+      assert.equal(quiet.status, 200, describeReply(quiet));
+      assert.equal((quiet.json as RunView).result?.stdout, 'quiet\n');
+      // a 1 s wait does not: the answer gives the id, and the stream has the output
+      const heard = call(shortWait.url, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/sh', '-c', 'echo first; sleep 2; echo second'], limits: { wallMs: 5_000 } } });
+      const id = await heldJob();
+      const reply = await heard;
+      assert.equal(reply.status, 202, describeReply(reply));
+      assert.equal((reply.json as RunView).id, id);
+      let last: RunView | undefined;
+      assert.ok(await eventuallyAsync(async () => (last = await runView(id)).status === 'done', 20_000), JSON.stringify(last));
+      assert.equal(last?.result?.stdout, 'first\nsecond\n');
+      assert.ok(await jobGone(id), 'the held job is left in the queue');
+      await delay(200);
+      assert.equal(outputs.get((quiet.json as RunView).id) ?? 0, 0, 'output published where no one could listen');
+      assert.ok((outputs.get(id) ?? 0) >= 2, `output events: ${outputs.get(id) ?? 0}`);
+    } finally {
+      events.disconnect();
+      await stop(shortWait);
+    }
+  });
+
   it('a serve SIGKILLed mid-run: the held job comes due, another worker finishes it, and the result is written once', async () => {
     const doomed = await startHttp('serve', ['--workers', '1'], env(), 'doomed-serve');
     const answering = call(doomed.url, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/sh', '-c', 'sleep 2; echo survived'] } }).catch((error: unknown) => error);

@@ -114,7 +114,7 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
     assert.deepEqual(outcome(last), outcome(answered));
   });
 
-  it('a submission with few tests takes the fast path; one with more than ten goes through the queue', async () => {
+  it('a submission with few tests takes the fast path; one with more than ten, or a run allowed more than ten seconds, goes through the queue', async () => {
     const small = call(base, 'POST', '/v1/submissions?wait=true', { body: slowAplusb(1, 1, 5_000) });
     const smallId = await heldJob();
     const judged = asView(await small);
@@ -132,6 +132,15 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
     const view = asView(await bigAnswer);
     assert.deepEqual(active, [view.id]);
     assert.equal(view.status, 'done', JSON.stringify(view));
+
+    // a run with a wall limit above ten seconds goes through the queue too
+    const long = call(base, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/sh', '-c', 'sleep 1; echo long'], limits: { wallMs: 15_000 } } });
+    assert.ok(await eventuallyAsync(async () => (active = await inspect.lrange(`${QUEUE}:active`, '0', '-1')).length > 0, 15_000, 10), 'never active in the queue');
+    assert.deepEqual(await inspect.zrange(`${QUEUE}:delayed`, '0', '-1'), [], 'a long run was held');
+    const ran = await long;
+    assert.equal(ran.status, 200, describeReply(ran));
+    assert.deepEqual(active, [(ran.json as RunView).id]);
+    assert.equal((ran.json as RunView).result?.stdout, 'long\n');
   });
 
   it('cancelled mid-run: its sandbox is killed, the wait answers "cancelled", the held job goes and nothing runs it again', async () => {

@@ -66,8 +66,8 @@ const RUN_OVERHEAD_MS = 2_000;
 // Whether no one can be listening to the job's events while it runs: its id is
 // known only to the request, answered once the job ends or the wait does, and
 // a run ends within its wall limit (and set-up). Such a run's output is not
-// streamed (its stdout and stderr come whole in the answer), which spares it
-// the streaming launch. A submission's end has no such bound (its compile
+// streamed (its stdout and stderr come whole in the answer): no Redis command
+// per chunk for no listener. A submission's end has no such bound (its compile
 // step): its events always go out.
 export function unwatched<K extends keyof FastKinds>(kind: K, job: FastKinds[K]['job'], waitMs: number): boolean {
   if (kind !== 'run') return false;

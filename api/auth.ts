@@ -50,13 +50,19 @@ export function tenantOf(config: Config, header: (name: string) => string | unde
   return { ...OPEN_TENANT, ceilings: config.ceilings, runCeilings: config.runCeilings };
 }
 
+// One round trip: the window's count, its expiry set by its first request.
+const COUNT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count`;
+
 // A fixed window per tenant and kind of request, counted in Redis so every API
 // process of a deployment shares it; past the limit, RATE_LIMITED with the
 // seconds until the window ends.
 export async function countInWindow(redis: Redis, tenant: Tenant, kind: string, seconds: number, limit: number, what: string): Promise<void> {
   const window = Math.floor(Date.now() / 1000 / seconds);
   const counter = `cellblock:${kind}:${tenant.name}:${window}`;
-  const [[, count]] = (await redis.multi().incr(counter).expire(counter, seconds * 2).exec()) as [[unknown, number]];
+  const count = Number(await redis.eval(COUNT, 1, counter, String(seconds * 2)));
   if (count > limit) throw new ApiError('RATE_LIMITED', `over ${limit} ${what}`, seconds - (Math.floor(Date.now() / 1000) % seconds));
 }
 

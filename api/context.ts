@@ -3,6 +3,7 @@ import { type Redis } from 'ioredis';
 import { type Logger } from 'pino';
 import { type Config } from '../config/schema.js';
 import { type Images } from '../images/images.js';
+import { type LocalSlots } from '../queue/local.js';
 import { type Runs } from '../queue/runs.js';
 import { type EventHub, type Submissions } from '../queue/submissions.js';
 import { type ContentStore } from '../store/content.js';
@@ -18,4 +19,6 @@ export interface ApiContext {
   log: Logger;
   // open event streams: each entry ends its stream (called at shutdown)
   streams: Set<() => void>;
+  // the worker in this process, if any: the fast path for sync requests
+  local?: LocalSlots;
 }

@@ -2,13 +2,15 @@
 // ?wait=true, the final view when it comes in time), GET and DELETE of one, and
 // its server-sent events.
 import { type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import { type JobEvent, type SubmissionState } from '../queue/schema.js';
-import { type JobStore, waitForFinal } from '../queue/submissions.js';
-import { type Tenant, tenantFor } from './auth.js';
+import { type FastKinds } from '../queue/local.js';
+import { type JobStore, type SubmitOptions, waitForFinal } from '../queue/submissions.js';
+import { tenantFor } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
 
@@ -25,14 +27,43 @@ export const errors = {
 };
 const IdParam = z.object({ id: z.string().min(16).max(64) });
 
-// 202 {id, status: queued}; with wait, 200 and the final view if it comes within waitMs.
-export async function accepted<V extends View>(c: Context, ctx: ApiContext, store: JobStore<unknown, unknown, V>, tenant: Tenant, id: string, wait: boolean) {
-  if (wait) {
-    const view = await waitForFinal(store, ctx.hub, tenant.name, id, ctx.config.waitMs);
-    if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
-    return c.json(view ?? { id, status: 'queued' as const }, 202);
+// A job to submit: its kind and store, the job, and how.
+export interface Submitting<K extends keyof FastKinds> {
+  kind: K;
+  store: JobStore<FastKinds[K]['job'], unknown, FastKinds[K]['view']>;
+  job: FastKinds[K]['job'];
+  options: SubmitOptions;
+}
+
+// Submits a job and waits up to `waitMs` for its final view: through an idle
+// slot of this process's worker when there is one (the fast path,
+// queue/local.ts), else through the queue. Resolves only once the job is
+// recorded; `view` is its state when the wait ended (undefined: not found).
+export async function submitAndWait<K extends keyof FastKinds>(
+  ctx: ApiContext,
+  { kind, store, job, options }: Submitting<K>,
+  waitMs: number,
+): Promise<{ id: string; view: FastKinds[K]['view'] | undefined }> {
+  const started = Date.now();
+  const handed = ctx.local?.submitAndRun(kind, job, options, (given, how) => store.submit(given, how), waitMs);
+  const { id, duplicate } = await (handed?.recorded ?? store.submit(job, options));
+  if (handed && !duplicate) {
+    const timeout = new AbortController();
+    const final = await Promise.race([handed.final, sleep(waitMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    timeout.abort();
+    if (final) return { id, view: final };
   }
-  return c.json({ id, status: 'queued' as const }, 202);
+  // through the queue, or not stored by the slot (or not in time): as the queue has it
+  return { id, view: await waitForFinal(store, ctx.hub, options.tenant, id, Math.max(0, waitMs - (Date.now() - started))) };
+}
+
+// Submits a job and answers 202 {id, status: queued}; with wait, 200 and the
+// final view if it comes within waitMs (see submitAndWait), else 202 and its state.
+export async function submitAndAnswer<K extends keyof FastKinds>(c: Context, ctx: ApiContext, submitting: Submitting<K>, wait: boolean) {
+  if (!wait) return c.json({ id: (await submitting.store.submit(submitting.job, submitting.options)).id, status: 'queued' as const }, 202);
+  const { id, view } = await submitAndWait(ctx, submitting, ctx.config.waitMs);
+  if (view && (view.status === 'done' || view.status === 'cancelled')) return c.json(view, 200);
+  return c.json(view ?? { id, status: 'queued' as const }, 202);
 }
 
 export interface JobRoutes<V extends View> {

@@ -11,7 +11,7 @@ import { sha256, Sha256 } from '../store/content.js';
 import { type ApiContext } from './context.js';
 import { tenantFor } from './auth.js';
 import { ApiError } from './errors.js';
-import { accepted, errors, jobRoutes } from './jobs.js';
+import { errors, jobRoutes, submitAndAnswer } from './jobs.js';
 
 const RunPost = z.intersection(
   RunRequest,
@@ -61,13 +61,13 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         throw new ApiError('TOO_MANY_ACTIVE', `${tenant.maxActive} submissions and runs queued or running already`, 1);
       }
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
-      const { id } = await ctx.runs.submit(job, {
+      const options = {
         tenant: tenant.name,
         ...(callbackUrl ? { callbackUrl } : {}),
         ...(priority ? { priority } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),
-      });
-      return accepted(c, ctx, ctx.runs, tenant, id, c.req.valid('query').wait === 'true');
+      };
+      return submitAndAnswer(c, ctx, { kind: 'run', store: ctx.runs, job, options }, c.req.valid('query').wait === 'true');
     },
   );
 

@@ -10,7 +10,7 @@ import { SubmissionView } from '../queue/schema.js';
 import { type Tenant, tenantFor } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
-import { accepted, errors, jobRoutes } from './jobs.js';
+import { errors, jobRoutes, submitAndAnswer } from './jobs.js';
 
 export const SubmissionRequest = z.intersection(
   Submission,
@@ -60,19 +60,26 @@ async function checkReferences(ctx: ApiContext, request: SubmissionRequest): Pro
   }
 }
 
-export async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
+// A request checked: the submission to judge and how to submit it.
+async function admit(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
   await checkReferences(ctx, given);
   const request = await withinCeilings(ctx, given, tenant);
   if ((await ctx.subs.activeCount(tenant.name)) >= tenant.maxActive) {
     throw new ApiError('TOO_MANY_ACTIVE', `${tenant.maxActive} submissions queued or running already`, 1);
   }
   const { callbackUrl, priority, ...submission } = request;
-  return ctx.subs.submit(submission, {
+  const options = {
     tenant: tenant.name,
     ...(callbackUrl ? { callbackUrl } : {}),
     ...(priority ? { priority } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
-  });
+  };
+  return { submission, options };
+}
+
+export async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
+  const { submission, options } = await admit(ctx, tenant, given, idempotencyKey);
+  return ctx.subs.submit(submission, options);
 }
 
 export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
@@ -95,8 +102,8 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
     async (c) => {
       const tenant = await tenantFor(ctx, (name) => c.req.header(name));
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
-      const { id } = await accept(ctx, tenant, c.req.valid('json'), idempotencyKey);
-      return accepted(c, ctx, ctx.subs, tenant, id, c.req.valid('query').wait === 'true');
+      const { submission, options } = await admit(ctx, tenant, c.req.valid('json'), idempotencyKey);
+      return submitAndAnswer(c, ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, c.req.valid('query').wait === 'true');
     },
   );
 

@@ -12,6 +12,7 @@ import { pino, type Logger } from 'pino';
 import { createApp } from '../api/app.js';
 import { type Config, loadConfig } from '../config/schema.js';
 import { startEmbeddedRedis } from '../queue/embedded-redis.js';
+import { type LocalSlots } from '../queue/local.js';
 import { connect, connectFailFast, redisOptions } from '../queue/redis.js';
 import { imageStore } from '../images/images.js';
 import { runs } from '../queue/runs.js';
@@ -63,7 +64,8 @@ interface Part {
 const ready = (redis: Redis) =>
   redis.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => redis.once('ready', () => resolve()));
 
-async function startApiPart(config: Config, redisUrl: string, log: Logger): Promise<Part> {
+// `local`: the worker in this process, when there is one (serve)
+async function startApiPart(config: Config, redisUrl: string, log: Logger, local?: LocalSlots): Promise<Part> {
   const redis = connectFailFast(redisUrl);
   redis.on('error', () => undefined); // reported per request as 503
   const subscriber = connect(redisUrl);
@@ -82,6 +84,7 @@ async function startApiPart(config: Config, redisUrl: string, log: Logger): Prom
     images: imageStore(storeRoot(config)),
     log,
     streams,
+    ...(local ? { local } : {}),
   });
   // Slowloris: headers and body must arrive within the request timeout, checked
   // often enough that a stalled client is cut soon after it.
@@ -110,7 +113,7 @@ async function startApiPart(config: Config, redisUrl: string, log: Logger): Prom
   };
 }
 
-async function startWorkerPart(config: Config, redisUrl: string, log: Logger): Promise<Part> {
+async function startWorkerPart(config: Config, redisUrl: string, log: Logger): Promise<Part & { local: LocalSlots }> {
   const redis = connect(redisUrl);
   const subscriber = connect(redisUrl);
   for (const connection of [redis, subscriber]) connection.on('error', (error) => log.warn({ err: error }, 'redis'));
@@ -126,6 +129,7 @@ async function startWorkerPart(config: Config, redisUrl: string, log: Logger): P
   }, log);
   log.info({ slots: config.workers }, 'worker started');
   return {
+    local: worker.local,
     async close() {
       await worker.close(config.shutdownGraceMs);
       await subs.queue.close();
@@ -162,7 +166,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const embedded = config.redisUrl ? undefined : await startEmbeddedRedis(config.dataDir);
   const redisUrl = config.redisUrl ?? embedded!.url;
   const worker = await startWorkerPart(config, redisUrl, log);
-  const api = await startApiPart(config, redisUrl, log);
+  const api = await startApiPart(config, redisUrl, log, worker.local);
   return runUntilSignal([api, worker], async () => embedded?.stop(), log);
 }
 

@@ -3,7 +3,7 @@
 // always has both), reading it, cancelling it, writing its result exactly once,
 // and its events on pub/sub.
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import {
@@ -33,6 +33,9 @@ export interface SubmitOptions {
   callbackUrl?: string;
   idempotencyKey?: string;
   priority?: number;
+  // the fast path (queue/local.ts): the id its slot runs, and how long the job
+  // is held (delayed) before any worker may take it
+  held?: { id: string; delayMs: number };
 }
 
 // `submission`: what was submitted (a Submission, or a run's job)
@@ -49,7 +52,9 @@ export interface Stored<S, R> {
 export type StoredSubmission = Stored<Submission, SubmissionResult>;
 
 // Moves a submission to a final state only once: a second worker finishing a
-// stalled job, or a cancel racing the result, changes nothing.
+// stalled job, or a cancel racing the result, changes nothing. The "done" event
+// is published by the same script, so it goes out exactly when the state moves,
+// in one round trip.
 const FINISH = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'done' or status == 'cancelled' then return 0 end
@@ -60,18 +65,29 @@ if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[3], ARGV[5])
   redis.call('LTRIM', KEYS[3], 0, ARGV[6] - 1)
 end
+redis.call('PUBLISH', ARGV[7], ARGV[8])
+return 1`;
+
+// A new record, its expiry and its tenant's active count at once (ARGV: the
+// TTL, then the fields and values).
+const RECORD = `
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('INCR', KEYS[2])
 return 1`;
 
 const MARK_RUNNING = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'running')
+redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1`;
 
 export const newId = (): string => randomBytes(18).toString('base64url');
 
 export interface JobStore<S, R, V> {
-  submit(submission: S, options: SubmitOptions): Promise<{ id: string; duplicate: boolean }>;
+  // `job`: the BullMQ job added (none for a duplicate)
+  submit(submission: S, options: SubmitOptions): Promise<{ id: string; duplicate: boolean; job?: Job<SubmissionJob> }>;
   load(id: string): Promise<Stored<S, R> | undefined>;
   loadOwned(tenant: string, id: string): Promise<Stored<S, R> | undefined>;
   // who sent it and in what language (submissions), without loading it
@@ -79,7 +95,10 @@ export interface JobStore<S, R, V> {
   view(tenant: string, id: string): Promise<V | undefined>;
   activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
-  finish(id: string, status: 'done' | 'cancelled', result?: R): Promise<boolean>;
+  // `known`: the record as loaded (or submitted) before, saving a read of it
+  finish(id: string, status: 'done' | 'cancelled', result?: R, known?: Stored<S, R>): Promise<boolean>;
+  // what a record looks like over the API
+  viewOf(stored: Stored<S, R>): V;
   cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
   publish(id: string, event: JobEvent): Promise<void>;
   // the last submissions finished, newest first
@@ -153,10 +172,11 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     await redis.publish(key.events(id), JSON.stringify(event));
   };
 
-  async function finish(id: string, status: 'done' | 'cancelled', result?: R): Promise<boolean> {
-    const stored = await load(id);
+  async function finish(id: string, status: 'done' | 'cancelled', result?: R, known?: Stored<S, R>): Promise<boolean> {
+    const stored = known ?? (await load(id));
     if (!stored) return false;
-    const written =
+    const done: JobEvent = kind.done(kind.view({ ...stored, status, ...(result ? { result } : {}) }));
+    return (
       (await redis.eval(
         FINISH,
         3,
@@ -169,9 +189,10 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
         String(resultTtlSeconds),
         kind.recent ? JSON.stringify(kind.recent(stored, status, result)) : '',
         String(RECENT_MAX),
-      )) === 1;
-    if (written) await publish(id, kind.done(kind.view({ ...stored, status, ...(result ? { result } : {}) })));
-    return written;
+        key.events(id),
+        JSON.stringify(done),
+      )) === 1
+    );
   }
 
   return {
@@ -179,9 +200,10 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     load,
     publish,
     finish,
+    viewOf: kind.view,
 
     async submit(submission, options) {
-      const id = newId();
+      const id = options.held?.id ?? newId();
       if (options.idempotencyKey) {
         // a retried POST with the same key gets the first submission back
         const idempotencyKey = key.idempotency(options.tenant, options.idempotencyKey);
@@ -191,34 +213,38 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
           if (existing) return { id: existing, duplicate: true };
         }
       }
-      await redis
-        .multi()
-        .hset(recordKey(id), {
-          tenant: options.tenant,
-          // beside the submission, so listing it never reads the source and tests
-          ...(kind.language ? { language: kind.language(submission) } : {}),
-          status: 'queued',
-          submission: JSON.stringify(submission),
-          ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-          createdAt: String(Date.now()),
-        })
-        .expire(recordKey(id), resultTtlSeconds)
-        .incr(key.active(options.tenant))
-        .exec();
-      await queue.add(
-        kind.jobName,
-        { id },
-        {
-          jobId: id,
-          ...(options.priority !== undefined ? { priority: options.priority } : {}),
-          // internal failures are retried; a submission's own failure is a result
-          attempts: 3,
-          backoff: { type: 'exponential', delay: 1_000 },
-          removeOnComplete: true,
-          removeOnFail: { age: resultTtlSeconds },
-        },
-      );
-      return { id, duplicate: false };
+      const fields = {
+        tenant: options.tenant,
+        // beside the submission, so listing it never reads the source and tests
+        ...(kind.language ? { language: kind.language(submission) } : {}),
+        // held: run at once by the fast path, before anyone knows its id
+        status: options.held ? 'running' : 'queued',
+        submission: JSON.stringify(submission),
+        ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+        createdAt: String(Date.now()),
+      };
+      const recorded = redis.eval(RECORD, 2, recordKey(id), key.active(options.tenant), String(resultTtlSeconds), ...Object.entries(fields).flat());
+      // A held job is delayed: no worker reads it before its record is there,
+      // so both writes go at once; otherwise the record comes first.
+      if (!options.held) await recorded;
+      const [job] = await Promise.all([
+        queue.add(
+          kind.jobName,
+          { id },
+          {
+            jobId: id,
+            ...(options.priority !== undefined ? { priority: options.priority } : {}),
+            ...(options.held ? { delay: options.held.delayMs } : {}),
+            // internal failures are retried; a submission's own failure is a result
+            attempts: 3,
+            backoff: { type: 'exponential', delay: 1_000 },
+            removeOnComplete: true,
+            removeOnFail: { age: resultTtlSeconds },
+          },
+        ),
+        recorded,
+      ]);
+      return { id, duplicate: false, job };
     },
 
     loadOwned,
@@ -246,9 +272,8 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     },
 
     async markRunning(id) {
-      const changed = (await redis.eval(MARK_RUNNING, 1, recordKey(id))) === 1;
-      if (changed) await publish(id, { type: 'status', status: 'running' });
-      return changed;
+      const running: JobEvent = { type: 'status', status: 'running' };
+      return (await redis.eval(MARK_RUNNING, 1, recordKey(id), key.events(id), JSON.stringify(running))) === 1;
     },
 
     async cancel(tenant, id) {

@@ -1,6 +1,8 @@
 // The worker: takes submissions (and runs) from the queue, judges (or runs) each
 // in one of its slots, stores the result once, and hands webhooks to their own queue. A worker killed
 // mid-job leaves a stalled job (its lock expires) that another worker finishes.
+// Sharing a process with the API, it also takes sync requests straight into an
+// idle slot (the fast path, queue/local.ts), their jobs held in the queue.
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { type Redis } from 'ioredis';
 import { type Connection } from '../queue/redis.js';
@@ -9,9 +11,10 @@ import { judge } from '../judge/judge.js';
 import { type Submission, type SubmissionResult } from '../judge/schema.js';
 import { metrics } from '../queue/metrics.js';
 import { type Images } from '../images/images.js';
+import { type FastKinds, type Handed, isSmall, type LocalSlots, unwatched } from '../queue/local.js';
 import { type Runs } from '../queue/runs.js';
 import { SubmissionJob } from '../queue/schema.js';
-import { CANCEL_CHANNEL, type JobStore, type Stored, type Submissions } from '../queue/submissions.js';
+import { CANCEL_CHANNEL, type JobStore, newId, type Stored, type SubmitOptions, type Submissions } from '../queue/submissions.js';
 import { executeRun } from '../runs/runs.js';
 import { type RunJob, type RunOutcome } from '../runs/schema.js';
 import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
@@ -31,16 +34,19 @@ export interface WorkerSettings {
   images: Images;
 }
 
-// What a kind of job does in a slot: its work, its answer to a failure of ours,
-// the body its webhook carries, and its metrics.
+// What a kind of job does in a slot: its work (its events published unless no
+// one can be listening: queue/local.ts), its answer to a failure of ours, the
+// body its webhook carries, and its metrics.
 interface Handler<S, R> {
-  execute(stored: Stored<S, R>, signal: AbortSignal, cpu: string | undefined): Promise<R>;
+  execute(stored: Stored<S, R>, signal: AbortSignal, cpu: string | undefined, watched: boolean): Promise<R>;
   internalError(message: string): R;
   webhookBody(id: string, result: R): unknown;
   observe(stored: Stored<S, R>, result: R, seconds: number): void;
 }
 
 export interface RunningWorker {
+  // the fast path's hand-off, for an API in this process
+  local: LocalSlots;
   close(graceMs: number): Promise<void>;
 }
 
@@ -48,14 +54,32 @@ export interface RunningWorker {
 // renews its lock while it judges (the event loop stays free).
 const LOCK_MS = 10_000;
 const STALLED_CHECK_MS = 5_000;
+// A fast-path job is held (delayed) this long, pushed back while its local run
+// lives, like a lock: should this process die, it is due within HOLD_MS.
+const HOLD_MS = LOCK_MS;
 
-// Each slot takes one CPU when pinning, so concurrent runs never share a core.
-function cpuPool(slots: number, pin: boolean) {
-  const free = Array.from({ length: slots }, (_, i) => String(i));
+// `cpu`: the one CPU the slot's runs are pinned to, when pinning, so concurrent
+// runs never share a core.
+interface Slot {
+  cpu: string | undefined;
+}
+
+// The worker's slots. A queued job waits for one (BullMQ hands out at most as
+// many jobs as there are slots, so it waits only behind fast-path runs); the
+// fast path takes one only when it is idle.
+function slotPool(count: number, pin: boolean) {
+  const free: Slot[] = Array.from({ length: count }, (_, i) => ({ cpu: pin ? String(i) : undefined }));
+  const waiting: ((slot: Slot) => void)[] = [];
   return {
-    take: () => (pin ? free.shift() : undefined),
-    give: (cpu: string | undefined) => {
-      if (cpu !== undefined) free.push(cpu);
+    idle: (): Slot | undefined => free.shift(),
+    take: (): Promise<Slot> => {
+      const slot = free.shift();
+      return slot ? Promise.resolve(slot) : new Promise((resolve) => waiting.push(resolve));
+    },
+    give: (slot: Slot) => {
+      const next = waiting.shift();
+      if (next) next(slot);
+      else free.push(slot);
     },
   };
 }
@@ -101,7 +125,10 @@ export function startWorker(
   // slot numbers with their flocks.
   probe();
   const running = new Map<string, AbortController>();
-  const cpus = cpuPool(settings.slots, settings.pinCpus);
+  const slots = slotPool(settings.slots, settings.pinCpus);
+  // fast-path jobs in hand, by id: settled once their result is stored and
+  // their held job removed, or handed to the queue
+  const fastRuns = new Map<string, Promise<unknown>>();
   const webhooks = webhookQueue(connection);
   const deliveries = startDeliveries(connection, settings.webhookSecret, settings.webhookPolicy);
 
@@ -111,13 +138,13 @@ export function startWorker(
   });
 
   const judging: Handler<Submission, SubmissionResult> = {
-    execute: (stored, signal, cpu) =>
+    execute: (stored, signal, cpu, watched) =>
       judge(stored.submission, {
         signal,
         store: settings.store,
         parallelism: 1,
         ...(cpu !== undefined ? { cpus: cpu } : {}),
-        onTest: (test, index, total) => void subs.publish(stored.id, { type: 'test', index, total, test }),
+        ...(watched ? { onTest: (test, index, total) => void subs.publish(stored.id, { type: 'test', index, total, test }) } : {}),
       }),
     internalError,
     webhookBody: (id, result) => ({ ...result, id, status: 'done' }),
@@ -127,15 +154,19 @@ export function startWorker(
     },
   };
   const runHandler: Handler<RunJob, RunOutcome> = {
-    execute: (stored, signal, cpu) =>
+    execute: (stored, signal, cpu, watched) =>
       executeRun(stored.submission, {
         store: settings.store,
         images: settings.images,
         signal,
         ...(cpu !== undefined ? { cpus: cpu } : {}),
-        onOutput: (stream, data) => {
-          if (data) void settings.runs.publish(stored.id, { type: 'output', stream, data });
-        },
+        ...(watched
+          ? {
+              onOutput: (stream, data) => {
+                if (data) void settings.runs.publish(stored.id, { type: 'output', stream, data });
+              },
+            }
+          : {}),
       }),
     internalError: (message) => runInternalError(message),
     webhookBody: (id, result) => ({ id, status: 'done', result }),
@@ -144,50 +175,167 @@ export function startWorker(
 
   let shuttingDown = false;
 
-  // One job in one slot; its result is written once, and whoever writes it also
-  // queues the webhook.
+  // Stores the result once; whoever stores it also queues the webhook.
+  async function finishAndNotify<S, R, V>(store: JobStore<S, R, V>, handler: Handler<S, R>, stored: Stored<S, R>, result: R): Promise<boolean> {
+    if (!(await store.finish(stored.id, 'done', result, stored))) return false;
+    if (stored.callbackUrl) {
+      const body = JSON.stringify(handler.webhookBody(stored.id, result));
+      await enqueueDelivery(webhooks, { id: stored.id, url: stored.callbackUrl, body }, settings.webhookPolicy);
+    }
+    return true;
+  }
+
+  // The job's work in `slot`, cancellable by its id: undefined when stopped
+  // (cancelled, shutting down, or `abort` called by the caller).
+  async function execute<S, R>(handler: Handler<S, R>, stored: Stored<S, R>, slot: Slot, watched = true, abort = new AbortController()): Promise<R | undefined> {
+    metrics.queueWait.observe((Date.now() - stored.createdAt) / 1000);
+    running.set(stored.id, abort);
+    const started = Date.now();
+    try {
+      const result = await handler.execute(stored, abort.signal, slot.cpu, watched);
+      if (abort.signal.aborted) return undefined;
+      handler.observe(stored, result, (Date.now() - started) / 1000);
+      return result;
+    } finally {
+      running.delete(stored.id);
+    }
+  }
+
+  const failed = (error: unknown, id: string) => {
+    metrics.internalErrors.inc();
+    log.error({ err: error, id }, 'job failed');
+  };
+
+  // One job from the queue in one slot.
   async function handle<S, R, V>(job: Job, token: string | undefined, store: JobStore<S, R, V>, handler: Handler<S, R>) {
     const { id } = SubmissionJob.parse(job.data);
+    // a held job come due while its fast-path run still goes on here: that run
+    // ends first, then the job's state says whether anything is left to do
+    await fastRuns.get(id);
     const stored = await store.load(id);
     // cancelled while queued, or already done by a worker that then stalled
     if (!stored || !(await store.markRunning(id))) return;
-    const finishAndNotify = async (result: R) => {
-      if (!(await store.finish(id, 'done', result)) || !stored.callbackUrl) return;
-      await enqueueDelivery(webhooks, { id, url: stored.callbackUrl, body: JSON.stringify(handler.webhookBody(id, result)) }, settings.webhookPolicy);
-    };
-    metrics.queueWait.observe((Date.now() - stored.createdAt) / 1000);
-    const abort = new AbortController();
-    running.set(id, abort);
-    const cpu = cpus.take();
-    const started = Date.now();
+    const slot = await slots.take();
     try {
-      const result = await handler.execute(stored, abort.signal, cpu);
-      if (abort.signal.aborted) {
+      const result = await execute(handler, stored, slot);
+      if (result === undefined) {
         if (!shuttingDown) return; // cancelled by its submitter: the API wrote the state
         // handed back, without spending an attempt: another worker starts it again
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       }
-      handler.observe(stored, result, (Date.now() - started) / 1000);
-      await finishAndNotify(result);
+      await finishAndNotify(store, handler, stored, result);
     } catch (error) {
       if (error instanceof DelayedError) throw error;
       // a job the engine refuses (e.g. a language gone from this host) is
       // retried elsewhere, then answered with an internal error
-      metrics.internalErrors.inc();
-      log.error({ err: error, id }, 'job failed');
+      failed(error, id);
       const final = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (final) {
         const message = error instanceof SandboxError ? `${error.code}: ${error.message}` : String(error);
-        await finishAndNotify(handler.internalError(message));
+        await finishAndNotify(store, handler, stored, handler.internalError(message));
         return;
       }
       throw error;
     } finally {
-      running.delete(id);
-      cpus.give(cpu);
+      slots.give(slot);
     }
   }
+
+  // The fast path: the job recorded and held in the queue while this slot runs
+  // it. The run starts at once, beside the writes; its result is stored only
+  // once they are acknowledged, the way a queued job's is; `answer` gets the
+  // final view as soon as it is stored, and then the held job goes. A run
+  // stopped or failed here leaves its job to the queue, due at once.
+  async function runHeld<S, R, V>(
+    store: JobStore<S, R, V>,
+    handler: Handler<S, R>,
+    stored: Stored<S, R>,
+    slot: Slot,
+    watched: boolean,
+    submitted: ReturnType<JobStore<S, R, V>['submit']>,
+    answer: (view: V) => void,
+  ): Promise<void> {
+    const abort = new AbortController();
+    // a duplicate (its idempotency key seen before) runs nothing, nor does a
+    // job that could not be recorded
+    const recorded = submitted.then((s) => (s.duplicate ? undefined : s.job), () => undefined);
+    let held: Job | undefined;
+    void recorded.then((job) => {
+      held = job;
+      if (!job) abort.abort();
+    });
+    const renew = setInterval(() => void held?.changeDelay(HOLD_MS).catch(() => undefined), HOLD_MS / 2);
+    let result: R | undefined;
+    try {
+      result = await execute(handler, stored, slot, watched, abort);
+    } catch (error) {
+      failed(error, stored.id);
+    } finally {
+      clearInterval(renew);
+      slots.give(slot);
+    }
+    held = await recorded;
+    if (!held) return;
+    if (result !== undefined) {
+      const stood = await finishAndNotify(store, handler, stored, result).catch((error: unknown) => failed(error, stored.id));
+      if (stood !== undefined) {
+        if (stood) answer(store.viewOf({ ...stored, status: 'done', result }));
+        // final now, whoever's result stood: the held job has nothing left to do
+        await held.remove().catch(() => undefined);
+        return;
+      }
+    }
+    // stopped, failed, or its result not stored: the queue's turn, at once
+    await held.promote().catch(() => undefined);
+  }
+
+  // Records the job, held, and runs it in `slot`.
+  function handOff<S, R, V>(
+    store: JobStore<S, R, V>,
+    handler: Handler<S, R>,
+    job: S,
+    options: SubmitOptions,
+    submit: JobStore<S, R, V>['submit'],
+    slot: Slot,
+    watched: boolean,
+  ): Handed<V> {
+    const id = newId();
+    const submitted = submit(job, { ...options, held: { id, delayMs: HOLD_MS } });
+    const stored: Stored<S, R> = {
+      id,
+      tenant: options.tenant,
+      status: 'running',
+      submission: job,
+      ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+      createdAt: Date.now(),
+    };
+    let answer: (view: V | undefined) => void = () => undefined;
+    const final = new Promise<V | undefined>((resolve) => (answer = resolve));
+    const done = runHeld(store, handler, stored, slot, watched, submitted, answer)
+      .catch((error: unknown) => failed(error, id))
+      .finally(() => {
+        answer(undefined);
+        fastRuns.delete(id);
+      });
+    fastRuns.set(id, done);
+    return { recorded: submitted.then(({ id: first, duplicate }) => ({ id: first, duplicate })), final };
+  }
+
+  const local: LocalSlots = {
+    submitAndRun(kind, job, options, submit, waitMs) {
+      if (shuttingDown || !isSmall(kind, job)) return undefined;
+      const slot = slots.idle();
+      if (!slot) return undefined;
+      const watched = !unwatched(kind, job, waitMs);
+      const handed =
+        kind === 'run'
+          ? handOff(settings.runs, runHandler, job as RunJob, options, submit as Runs['submit'], slot, watched)
+          : handOff(subs, judging, job as Submission, options, submit as Submissions['submit'], slot, watched);
+      // (the kind picks the store, and so the view: TypeScript cannot follow the generic)
+      return handed as Handed<FastKinds[typeof kind]['view']>;
+    },
+  };
 
   const worker = new Worker(
     QUEUE_SUBMISSIONS,
@@ -197,11 +345,13 @@ export function startWorker(
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
 
   return {
+    local,
     // Stop taking jobs; let running ones finish within the grace, then cancel
-    // them: their jobs go back to the queue (stalled) for another worker.
+    // them: their jobs go back to the queue (stalled, or held ones made due) for
+    // another worker.
     async close(graceMs) {
       shuttingDown = true;
-      const closing = worker.close();
+      const closing = Promise.all([worker.close(), ...fastRuns.values()]);
       const timer = setTimeout(() => {
         for (const abort of running.values()) abort.abort();
       }, graceMs);

@@ -3,9 +3,9 @@
 // judge as every submission; then the one test's result.
 import { type Submission } from '../../judge/schema.js';
 import { type SubmissionView } from '../../queue/schema.js';
-import { waitForFinal } from '../../queue/submissions.js';
 import { type Tenant } from '../auth.js';
 import { type ApiContext } from '../context.js';
+import { submitAndWait } from '../jobs.js';
 
 // Both add the newline a stdin lacks, as Piston and Jobe do.
 export const withFinalNewline = (stdin: string): string => (stdin === '' || stdin.endsWith('\n') ? stdin : `${stdin}\n`);
@@ -17,7 +17,6 @@ export function executionSubmission(run: Omit<Submission, 'tests' | 'checker' | 
 
 // Submits and waits for the result (undefined when it did not finish in time).
 export async function execute(ctx: ApiContext, who: Tenant, submission: Submission): Promise<SubmissionView | undefined> {
-  const { id } = await ctx.subs.submit(submission, { tenant: who.name });
-  const view = await waitForFinal(ctx.subs, ctx.hub, who.name, id, Math.max(ctx.config.waitMs, 60_000));
+  const { view } = await submitAndWait(ctx, { kind: 'submission', store: ctx.subs, job: submission, options: { tenant: who.name } }, Math.max(ctx.config.waitMs, 60_000));
   return view?.status === 'done' ? view : undefined;
 }

@@ -224,6 +224,13 @@ Usage read_usage(const Run& run) {
   return usage;
 }
 
+void reclaim(const Run& run) {
+  const Counters& c = run.counters;
+  uint64_t charged = read_u64(c.usage_file);
+  std::string ignored;
+  if (charged > 0 && !c.reclaim_file.empty()) write_file(c.reclaim_file, c.reclaim_amount ? std::to_string(charged) : "0", ignored);
+}
+
 bool reset_counters(Run& run) {
   if (read_u64(run.counters.usage_file) > kLeftoverBytes || !reset_peak(run)) return false;
   run.base.oom_kills = read_keyed_u64(run.counters.oom_file, "oom_kill");

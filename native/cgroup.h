@@ -74,13 +74,9 @@ bool set_limits(const Run& run, const Limits& limits, const Limits& previous, st
 // Both count from the run's start (reset_counters).
 bool read_cpu_ns(const Run& run, uint64_t& ns);
 Usage read_usage(const Run& run);
-// Between two runs in one cgroup, before the next program joins it: what the
-// last run left charged (page cache, dentries of names it looked up, inodes
-// whose freeing waits) is reclaimed, so the next run's peak and limit do not
-// count it.
-void reclaim(const Run& run);
-// Between two runs in one cgroup: false when it still holds more than a trace of
-// the last run's memory (the next run's limit and peak would count it), or the
+// Between two runs in one cgroup, the next program in it and waiting: what the
+// last run left charged is reclaimed first; false when it still holds more than
+// a trace of the last run's memory (the next run's limit and peak would count it), or the
 // peak cannot be reset. Otherwise the next run's counters start from zero.
 bool reset_counters(Run& run);
 void destroy(Run& run);

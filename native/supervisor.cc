@@ -619,9 +619,8 @@ bool sandbox_reset(Sandbox& sandbox) {
   bool reusable = sandbox.reusable && ++sandbox.runs < kMaxRuns;
   sandbox.reusable = sandbox.ready = false;
   std::string ignored;
-  if (!reusable || !pidns_restart_numbering(res.pidfd, ignored)) return false;
-  cgroup::reclaim(res.cgroup);  // the run's processes are gone, the next has not joined
-  if (write(res.control_write, &kNextRun, 1) != 1) return false;
+  if (!reusable || !pidns_restart_numbering(res.pidfd, ignored) || write(res.control_write, &kNextRun, 1) != 1)
+    return false;
   sandbox.ready = wait_ready(sandbox);
   return sandbox.ready && cgroup::reset_counters(res.cgroup);
 }

@@ -21,6 +21,7 @@ const REUSE_ATTACKS = String.raw`
 #include <sys/statfs.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 
 // Which sandbox this is: the device of its tmpfs, and the inode number a new
 // file gets there (tmpfs counts them up: a sandbox used before gives higher
@@ -160,6 +161,23 @@ static int leave_dentries(int argc, char** argv) {
   return 0;
 }
 
+// CPU burnt, and a child killed by the OOM killer: counters the next run in the
+// cgroup must not inherit.
+static int leave_counters(int argc, char** argv) {
+  struct timespec start, now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+  do clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < 300);
+  pid_t child = fork();
+  if (child == 0) {
+    for (;;) { char* page = malloc(1 << 20); if (page != NULL) memset(page, 1, 1 << 20); }
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  printf("child %s\n", WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? "oom-killed" : "survived");
+  return 0;
+}
+
 static int entries(const char* dir, char* out, size_t room) {
   DIR* d = opendir(dir);
   if (d == NULL) return 0;
@@ -213,6 +231,7 @@ static int attack(int argc, char** argv) {
   ATTACK(leave_deep);
   ATTACK(leave_processes);
   ATTACK(leave_dentries);
+  ATTACK(leave_counters);
   return 2;
 }
 
@@ -222,7 +241,7 @@ int main(int argc, char** argv) {
     mark(0);
     return look(argc - 2, argv + 2);
   }
-  mark(1000);  // first: the attack is the last thing the run does
+  mark(100);  // first: the attack is the last thing the run does
   return attack(argc, argv);
 }
 `;
@@ -261,27 +280,36 @@ describe('sandboxes reused between runs', () => {
     removeFixtureDir(fixtures);
   });
 
-  const spec = (key: number, ...args: string[]): RunSpec => ({ argv: ['./attack', ...args], files, limits: { diskKb: diskKb(key) } });
+  const spec = (key: number, args: string[], limits: RunSpec['limits'] = {}): RunSpec => ({
+    argv: ['./attack', ...args],
+    files,
+    limits: { ...limits, diskKb: diskKb(key) },
+  });
 
   // Warms the key with two looks (the second is what a run finds in a sandbox
   // as new), runs A, then looks until a look lands in A's sandbox (each key
   // keeps a few). Returns the clean look, A and the looks that followed it.
-  async function attack(key: number, ...args: string[]): Promise<{ clean: Map<string, string>; a: RunResult; looks: RunResult[]; inA: RunResult | undefined }> {
+  async function attack(
+    key: number,
+    args: string[],
+    aStatus: RunResult['status'] = 'ok',
+    limits: RunSpec['limits'] = {},
+  ): Promise<{ clean: Map<string, string>; cleanRun: RunResult; a: RunResult; looks: RunResult[]; inA: RunResult | undefined }> {
     releaseWarmSandboxes();
-    await sandbox(spec(key, 'look'));
-    const cleanRun = await sandbox(spec(key, 'look'));
+    await sandbox(spec(key, ['look'], limits));
+    const cleanRun = await sandbox(spec(key, ['look'], limits));
     assertStatus(cleanRun, 'ok');
-    const a = await sandbox(spec(key, ...args));
-    assertStatus(a, 'ok');
+    const a = await sandbox(spec(key, args, limits));
+    assertStatus(a, aStatus);
     const looks: RunResult[] = [];
     let inA: RunResult | undefined;
     for (let i = 0; i < 6 && inA === undefined; i++) {
-      const look = await sandbox(spec(key, 'look'));
+      const look = await sandbox(spec(key, ['look'], limits));
       assertStatus(look, 'ok');
       looks.push(look);
       if (sameSandbox(markOf(a), markOf(look))) inA = look;
     }
-    return { clean: outcomes(cleanRun.stdout), a, looks, inA };
+    return { clean: outcomes(cleanRun.stdout), cleanRun, a, looks, inA };
   }
 
   // What every look must find, whatever the attack: nothing but itself.
@@ -294,7 +322,7 @@ describe('sandboxes reused between runs', () => {
   }
 
   it("the work dir's and /tmp's times carry no message from the run before", async () => {
-    const { clean, a, looks, inA } = await attack(1, 'leave_times');
+    const { clean, a, looks, inA } = await attack(1, ['leave_times']);
     assert.match(a.stdout, /\/box ok 0\n\/tmp ok 0\n/, 'control: the program could not set the times');
     assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left');
     assertFoundNothing(clean, looks);
@@ -308,14 +336,14 @@ describe('sandboxes reused between runs', () => {
   });
 
   it("inode flags set on the work dir and /tmp are cleared for the next run", async () => {
-    const { clean, a, looks, inA } = await attack(2, 'leave_flags');
+    const { clean, a, looks, inA } = await attack(2, ['leave_flags']);
     assert.match(a.stdout, /\/box ok 0\n\/tmp ok 0\n/, 'control: the program could not set the flags');
     assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left');
     assertFoundNothing(clean, looks);
   });
 
   it('files, fifos, sockets, links, closed and sticky directories and 200 files are all gone', async () => {
-    const { clean, a, looks, inA } = await attack(3, 'leave_tree');
+    const { clean, a, looks, inA } = await attack(3, ['leave_tree']);
     assert.match(a.stdout, /tree left\n$/);
     assert.ok(inA !== undefined, `control: no look ran in the sandbox A left: A ${JSON.stringify(markOf(a))}, looks ${JSON.stringify(looks.map(markOf))}`);
     assertFoundNothing(clean, looks);
@@ -323,7 +351,7 @@ describe('sandboxes reused between runs', () => {
 
   it('a tree deeper than the reset walks leaves its sandbox unused, and nothing to anyone', async () => {
     const reusesBefore = sandboxPoolStats().reuses;
-    const { clean, a, looks, inA } = await attack(4, 'leave_deep');
+    const { clean, a, looks, inA } = await attack(4, ['leave_deep']);
     assert.match(a.stdout, /deep left\n$/);
     assert.equal(inA, undefined, 'a sandbox that could not be emptied was given another run');
     assertFoundNothing(clean, looks);
@@ -331,9 +359,30 @@ describe('sandboxes reused between runs', () => {
   });
 
   it('a daemon, a stopped process and a zombie die with their run, and what they held open goes', async () => {
-    const { clean, a, looks, inA } = await attack(5, 'leave_processes');
+    const { clean, a, looks, inA } = await attack(5, ['leave_processes']);
     assert.match(a.stdout, /processes left\n$/);
     assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left');
     assertFoundNothing(clean, looks);
+  });
+  it("the CPU a run burnt and the OOM kill it suffered are not the next run's", async () => {
+    const { clean, a, looks, inA } = await attack(6, ['leave_counters'], 'memory_limit', { memoryKb: 32 * 1024 });
+    assert.ok(a.stdout.includes('child oom-killed') && a.cpuMs >= 300, `control: ${a.stdout} in ${a.cpuMs} ms`);
+    assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left');
+    assertFoundNothing(clean, looks);
+    for (const look of looks) {
+      assertStatus(look, 'ok');
+      assert.ok(look.cpuMs < 100, `a look was charged ${look.cpuMs} ms of CPU`);
+    }
+  });
+
+  it("memory a run left charged (dentries of names it looked up) is not in the next run's peak", async () => {
+    // ~4 MiB of negative dentries: more than a reset may leave, unless reclaimed
+    const { clean, cleanRun, a, looks, inA } = await attack(7, ['leave_dentries', '20000']);
+    assert.match(a.stdout, /dentries left\n$/);
+    assert.ok(a.memoryKb > cleanRun.memoryKb + 2048, `control: A peaked at ${a.memoryKb} KiB, a look at ${cleanRun.memoryKb}`);
+    assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left (was it left holding memory?)');
+    assertFoundNothing(clean, looks);
+    // a look's peak varies with the page cache by a few hundred KiB; 4 MiB would show
+    assert.ok(inA.memoryKb < cleanRun.memoryKb + 1024, `a look in A's sandbox peaked at ${inA.memoryKb} KiB, a fresh one at ${cleanRun.memoryKb}`);
   });
 });

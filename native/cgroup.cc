@@ -223,7 +223,7 @@ uint64_t reclaim(const Run& run) {
   uint64_t charged = read_u64(c.usage_file);
   if (charged > kReclaimedBytes) return charged;  // rebuilding costs less
   std::string ignored;
-  for (int attempt = 0; attempt < 5 && charged > kSettledBytes; attempt++) {
+  for (int attempt = 0; attempt < 10 && charged > kSettledBytes; attempt++) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     write_file(c.reclaim_file, c.reclaim_amount ? std::to_string(charged) : "0", ignored);
     charged = read_u64(c.usage_file);

@@ -124,8 +124,18 @@ void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> ha
     const JobSpec& spec = *handoff->spec;
     Done done = std::move(handoff->done);
     JobResult result = std::move(handoff->result);
-    bool started = handoff->started ? handoff->start_ok : sandbox_start(*sandbox, spec, result);
+    bool given = handoff->started, started = handoff->start_ok;
     lock.unlock();
+    if (!given) {
+      // Taken while it was being built or reset, it was not checked against the
+      // host then (still_current): a read-only path replaced since its binds were
+      // made (or its ids taken) means a sandbox built now.
+      if (!sandbox_current(*sandbox)) {
+        sandbox.reset();
+        sandbox = build(layout);
+      }
+      started = sandbox_start(*sandbox, spec, result);
+    }
     {
       // More sandboxes of this key are built while this run goes: off its path.
       std::lock_guard<std::mutex> pool_lock(pool.mutex);
@@ -158,7 +168,7 @@ std::shared_ptr<Handoff> start(const std::string& key, const JobSpec& spec) {
   return handoff;
 }
 
-// A sandbox still being built sees the host as it is now.
+// A sandbox still being built or reset is checked when it is given its run.
 bool still_current(const std::shared_ptr<Handoff>& handoff) {
   std::lock_guard<std::mutex> lock(handoff->mutex);
   return handoff->built == nullptr || sandbox_current(*handoff->built);
@@ -297,7 +307,7 @@ void launch(const JobSpec& spec, Done done) {
     std::lock_guard<std::mutex> lock(handoff->mutex);
     // Started here when it is built and cheap to start: the program is under way
     // before the sandbox's thread has even woken up.
-    if (handoff->built != nullptr && sandbox_quick_to_start(spec)) {
+    if (handoff->built != nullptr && sandbox_quick_to_start(spec) && sandbox_current(*handoff->built)) {
       handoff->started = true;
       handoff->start_ok = sandbox_start(*handoff->built, spec, handoff->result);
     }

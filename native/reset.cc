@@ -14,6 +14,7 @@
 // When anything is off the sandbox is not reused but torn down: a fresh one is
 // always correct, reuse only saves time.
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -75,8 +76,8 @@ bool empty_dir(int dir, dev_t dev, int depth) {
 // The program owns the work dir and /tmp, and may mark them for the next run:
 // their modes go back to the built ones, their times to now (utimensat could
 // have written any 128 bits there), their inode flags (no-dump, no-atime:
-// FS_IOC_SETFLAGS, ioctl being open) to none; an extended attribute (or ACL)
-// set on them forbids reuse.
+// FS_IOC_SETFLAGS, ioctl being open; a tmpfs before Linux 6.0 has none: ENOTTY)
+// to none; an extended attribute (or ACL) set on them forbids reuse.
 bool empty_path(const char* path, mode_t mode) {
   int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) return false;
@@ -84,7 +85,7 @@ bool empty_path(const char* path, mode_t mode) {
   const struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
   int no_flags = 0;
   bool emptied = fstat(dir, &info) == 0 && empty_dir(dir, info.st_dev, kMaxDepth) && fchmod(dir, mode) == 0 &&
-                 futimens(dir, now) == 0 && ioctl(dir, FS_IOC_SETFLAGS, &no_flags) == 0 &&
+                 futimens(dir, now) == 0 && (ioctl(dir, FS_IOC_SETFLAGS, &no_flags) == 0 || errno == ENOTTY) &&
                  flistxattr(dir, nullptr, 0) == 0;
   close(dir);
   return emptied;

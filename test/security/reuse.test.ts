@@ -5,6 +5,8 @@
 // inode numbers counting on from A's), or, where the sandbox cannot be made as
 // new, that it was not reused.
 import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { releaseWarmSandboxes, sandboxPoolStats } from '../../sandbox/run.js';
 import type { RunResult, RunSpec } from '../../sandbox/schema.js';
@@ -404,5 +406,20 @@ describe('sandboxes reused between runs', () => {
     // some looks did land in a sandbox a leaver had used
     const inLeavers = looks.filter((look) => markOf(look).ino > 100).length;
     assert.ok(inLeavers > 0, 'control: no look ran in a sandbox a leaver left');
+  });
+  it('a read-only path replaced just before each run is, in each run, what was put there last', async () => {
+    // as a judge replaces a test's data under the same path, run after run: a
+    // sandbox taken while it was being built or reset had its binds made before
+    const data = join(fixtures, 'replaced.txt');
+    writeFileSync(data, 'version 0');
+    const stale: string[] = [];
+    for (let version = 1; version <= 100; version++) {
+      writeFileSync(`${data}.new`, `version ${version}`);
+      renameSync(`${data}.new`, data);
+      const result = await sandbox({ argv: ['/bin/cat', data], readOnly: [data], limits: { diskKb: diskKb(9) } });
+      assertStatus(result, 'ok');
+      if (result.stdout !== `version ${version}`) stale.push(`${result.stdout} for version ${version}`);
+    }
+    assert.deepEqual(stale, [], 'runs saw a read-only path as it was before it was replaced');
   });
 });

@@ -3,7 +3,9 @@
 // same key — another user's, in the sandbox A left — must find nothing of it.
 // Each attack checks that B did get A's sandbox (same tmpfs: its device, and
 // inode numbers counting on from A's), or, where the sandbox cannot be made as
-// new, that it was not reused.
+// new, that it was not reused. Then the pool: runs of a key going on together
+// while it is released, and a read-only path replaced before each run, which
+// must never be seen as it was by a sandbox taken while being built or reset.
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -148,9 +148,15 @@ const Info& detect() {
 
 namespace {
 
-// What a finished run may leave charged (page cache it brought in) and still
-// pass its cgroup on.
+// What a finished run may leave charged once reclaimed (see reclaim: what the
+// kernel has yet to free) and still pass its cgroup on.
 constexpr uint64_t kLeftoverBytes = 1 << 20;
+// What a program charges before its run (its IPC and cgroup namespaces, its
+// seccomp filter): a fresh sandbox holds as much.
+constexpr uint64_t kSettledBytes = 384 << 10;
+// More is not reclaimed (a run that read a large file leaves its page cache):
+// the sandbox is rebuilt instead.
+constexpr uint64_t kReclaimedBytes = 16 << 20;
 
 // A counter file read again from its start (cgroup files show fresh values each time).
 bool read_counter(int fd, std::string& out) {
@@ -185,6 +191,24 @@ bool read_cpu_total_ns(const Run& run, uint64_t& ns) {
 bool reset_peak(Run& run) {
   if (run.counters.peak_reset_per_fd) return write(run.peak_fd, "reset\n", 6) == 6;
   return pwrite(run.peak_fd, "0", 1, 0) == 1;
+}
+
+// What the last run left charged (page cache it brought in, dentries of names it
+// looked up) is reclaimed: the next program, which has joined, holds nothing
+// reclaimable yet (it runs on init's memory until its execve). What the kernel
+// frees only after an RCU grace period (the inodes and dentries of the files the
+// reset removed) is waited for, a little.
+uint64_t reclaim(const Run& run) {
+  const Counters& c = run.counters;
+  uint64_t charged = read_counter_u64(run.usage_fd);
+  if (charged > kReclaimedBytes) return charged;  // rebuilding costs less
+  std::string ignored;
+  for (int attempt = 0; attempt < 10 && charged > kSettledBytes; attempt++) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    write_file(c.reclaim_file, c.reclaim_amount ? std::to_string(charged) : "0", ignored);
+    charged = read_counter_u64(run.usage_fd);
+  }
+  return charged;
 }
 
 bool open_counters(Run& run, std::string& error) {
@@ -239,7 +263,7 @@ Usage read_usage(const Run& run) {
 }
 
 bool reset_counters(Run& run) {
-  if (read_counter_u64(run.usage_fd) > kLeftoverBytes || !reset_peak(run)) return false;
+  if (reclaim(run) > kLeftoverBytes || !reset_peak(run)) return false;
   run.base.oom_kills = read_oom_kills(run);
   return read_cpu_total_ns(run, run.base.cpu_ns);
 }

@@ -46,6 +46,10 @@ struct Counters {
   bool peak_reset_per_fd = false;  // v2: a write resets the peak seen through that fd
   std::string oom_file;   // "oom_kill N" among its lines
   std::string usage_file;  // memory charged now, in bytes
+  // Writing here reclaims what the cgroup holds: v1 memory.force_empty (any
+  // value), v2 memory.reclaim (an amount; what is charged now is written).
+  std::string reclaim_file;
+  bool reclaim_amount = false;
 };
 
 struct Run {
@@ -72,8 +76,9 @@ bool set_limits(const Run& run, const Limits& limits, const Limits& previous, st
 // Both count from the run's start (reset_counters).
 bool read_cpu_ns(const Run& run, uint64_t& ns);
 Usage read_usage(const Run& run);
-// Between two runs in one cgroup: false when it still holds more than a trace of
-// the last run's memory (the next run's limit and peak would count it), or the
+// Between two runs in one cgroup, the next program in it and waiting: what the
+// last run left charged is reclaimed first; false when it still holds more than
+// a trace of the last run's memory (the next run's limit and peak would count it), or the
 // peak cannot be reset. Otherwise the next run's counters start from zero.
 bool reset_counters(Run& run);
 void destroy(Run& run);

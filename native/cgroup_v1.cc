@@ -84,6 +84,7 @@ bool create(const Info& info, const std::string& name, const std::string& cpus, 
   run.counters.peak_file = memory + "/memory.max_usage_in_bytes";
   run.counters.oom_file = memory + "/memory.oom_control";
   run.counters.usage_file = memory + "/memory.usage_in_bytes";
+  run.counters.reclaim_file = memory + "/memory.force_empty";
 
   std::string pids = info.pids + "/" + name;
   if (!make_dir(pids, run, error) || !open_attach_file(pids, "tasks", run, error)) return false;

@@ -100,7 +100,8 @@ bool create(const Info& info, const std::string& name, const std::string& cpus, 
     }
     if (!write_file(dir + "/cpuset.cpus", cpus, error)) return false;
   }
-  run.counters = {dir + "/cpu.stat", "usage_usec", 1000, dir + "/memory.peak", true, dir + "/memory.events", dir + "/memory.current"};
+  run.counters = {dir + "/cpu.stat", "usage_usec", 1000, dir + "/memory.peak", true, dir + "/memory.events", dir + "/memory.current",
+                  dir + "/memory.reclaim", true};
   return open_attach_file(dir, "cgroup.procs", run, error);
 }
 

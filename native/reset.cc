@@ -1,5 +1,6 @@
 // Between two runs of one sandbox (init's side, async-signal-safe). What a run
 // can leave behind after its last process is dead:
+// - the work dir's and /tmp's own mode, times and inode flags: put back here;
 // - files in the work dir and /tmp: removed here, and the tmpfs must then hold
 //   exactly what it held when built (a file kept open by a socket in flight, say,
 //   still takes room: the sandbox is then not reused);
@@ -7,12 +8,16 @@
 //   name the next run could reach: any socket left in the namespace forbids reuse;
 // - SysV objects and message queues: the run's own IPC namespace took them along
 //   (child.cc);
-// - cgroup counters: the supervisor resets them (cgroup.cc);
+// - memory charged to the cgroup, and its counters: the supervisor reclaims and
+//   resets them (cgroup.cc);
 // - processes: init killed and reaped them before it reported.
 // When anything is off the sandbox is not reused but torn down: a fresh one is
 // always correct, reuse only saves time.
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -68,13 +73,19 @@ bool empty_dir(int dir, dev_t dev, int depth) {
   }
 }
 
-// The program owns the work dir and /tmp: their modes go back to the built ones,
-// and an extended attribute (or ACL) set on them forbids reuse.
+// The program owns the work dir and /tmp, and may mark them for the next run:
+// their modes go back to the built ones, their times to now (utimensat could
+// have written any 128 bits there), their inode flags (no-dump, no-atime:
+// FS_IOC_SETFLAGS, ioctl being open; a tmpfs before Linux 6.0 has none: ENOTTY)
+// to none; an extended attribute (or ACL) set on them forbids reuse.
 bool empty_path(const char* path, mode_t mode) {
   int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) return false;
   struct stat info;
+  const struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+  int no_flags = 0;
   bool emptied = fstat(dir, &info) == 0 && empty_dir(dir, info.st_dev, kMaxDepth) && fchmod(dir, mode) == 0 &&
+                 futimens(dir, now) == 0 && (ioctl(dir, FS_IOC_SETFLAGS, &no_flags) == 0 || errno == ENOTTY) &&
                  flistxattr(dir, nullptr, 0) == 0;
   close(dir);
   return emptied;

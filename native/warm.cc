@@ -104,18 +104,22 @@ void torn_down(SandboxPtr& sandbox) {
 void keep_warm(const std::string& key, const JobSpec& spec);
 std::shared_ptr<Handoff> come_back(const std::string& key);
 
-// Built while other runs go: yielding to them. Runs are watched at normal priority.
-SandboxPtr build(const JobSpec& layout) {
-  priority::background();
+// Whether a run waits for the sandbox being built.
+enum class For { Later, WaitingRun };
+
+// Built ahead, while other runs go: yielding to them; built for a run that waits,
+// at the run's priority. Runs are watched at normal priority.
+SandboxPtr build(const JobSpec& layout, For wanted) {
+  if (wanted == For::Later) priority::background();
   SandboxPtr sandbox = sandbox_build(layout);
   pool.builds++;
   priority::foreground();
   return sandbox;
 }
 
-void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> handoff) {
+void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> handoff, For wanted) {
   pthread_setname_np(pthread_self(), "cb-sandbox");
-  SandboxPtr sandbox = build(layout);
+  SandboxPtr sandbox = build(layout, wanted);
   while (handoff != nullptr) {
     std::unique_lock<std::mutex> lock(handoff->mutex);
     handoff->built = sandbox.get();
@@ -130,7 +134,7 @@ void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> ha
     // was before the run was given: then the run gets one built now.
     if (!started_by_giver && !sandbox_current(*sandbox)) {
       sandbox.reset();
-      sandbox = build(layout);
+      sandbox = build(layout, For::WaitingRun);
     }
     bool started = started_by_giver ? start_ok : sandbox_start(*sandbox, spec, result);
     {
@@ -153,19 +157,19 @@ void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> ha
       priority::foreground();
     } else {
       sandbox.reset();
-      sandbox = build(layout);
+      sandbox = build(layout, For::Later);
     }
   }
   torn_down(sandbox);
 }
 
-std::shared_ptr<Handoff> start(const std::string& key, const JobSpec& spec) {
+std::shared_ptr<Handoff> start(const std::string& key, const JobSpec& spec, For wanted) {
   auto handoff = std::make_shared<Handoff>();
-  std::thread(sandbox_thread, layout_of(spec), key, handoff).detach();
+  std::thread(sandbox_thread, layout_of(spec), key, handoff, wanted).detach();
   return handoff;
 }
 
-// A sandbox still being built sees the host as it is now.
+// A sandbox still being built or reset is checked when it is given its run.
 bool still_current(const std::shared_ptr<Handoff>& handoff) {
   std::lock_guard<std::mutex> lock(handoff->mutex);
   return handoff->built == nullptr || sandbox_current(*handoff->built);
@@ -263,7 +267,7 @@ void keep_warm(const std::string& key, const JobSpec& spec) {  // pool.mutex hel
   expire_idle_later();
   Key& entry = it->second;
   while (entry.waiting.size() < per_key() && entry.waiting.size() + entry.in_use < wanted_per_key() && make_room(key)) {
-    entry.waiting.push_back(start(key, spec));
+    entry.waiting.push_back(start(key, spec, For::Later));
     pool.waiting++;
   }
 }
@@ -299,7 +303,7 @@ void launch(const JobSpec& spec, Done done) {
     drop(handoff);
     handoff = nullptr;
   }
-  if (handoff == nullptr) handoff = start(key, spec);
+  if (handoff == nullptr) handoff = start(key, spec, For::WaitingRun);
   {
     std::lock_guard<std::mutex> lock(handoff->mutex);
     // Started here when it is built and cheap to start: the program is under way

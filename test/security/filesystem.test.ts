@@ -281,10 +281,12 @@ except OSError as e:
   it('a search of the whole visible tree finds neither the secrets nor the fixture dir (shell)', async () => {
     const names = secrets.map((s) => basename(s.path));
     const script = `find / -xdev \\( ${names.map((n) => `-name '${n}'`).join(' -o ')} -o -name '${basename(fixtures)}' \\) -print 2>/dev/null; echo "find=done"`;
-    const result = await sandbox({ argv: ['/bin/sh', '-c', script] });
+    // walking all of /usr takes seconds on a loaded machine: room beyond the default limits
+    const roomy = { cpuMs: 20_000, wallMs: 60_000 };
+    const result = await sandbox({ argv: ['/bin/sh', '-c', script], limits: roomy });
     assertStatus(result, 'ok');
     assert.equal(result.stdout, 'find=done\n');
-    const everywhere = await sandbox({ argv: ['/bin/sh', '-c', `grep -rl '${rootSecret.token}' /box /tmp /etc /usr/local 2>/dev/null; echo "grep=$?"`] });
+    const everywhere = await sandbox({ argv: ['/bin/sh', '-c', `grep -rl '${rootSecret.token}' /box /tmp /etc /usr/local 2>/dev/null; echo "grep=$?"`], limits: roomy });
     assertStatus(everywhere, 'ok');
     assert.equal(everywhere.stdout, 'grep=1\n');
     assertSecretsSafe(secrets, result, everywhere);

@@ -2,7 +2,7 @@
 // waits for a run, runs it, and then — reset (sandbox_reset), or rebuilt when it
 // cannot be — waits for the next, until it is not wanted any more and is torn
 // down; all on one thread, because init dies with the thread that cloned it. A
-// key (sandbox_key) used a second time is kept warm: one sandbox more than the
+// key (sandbox_key) used a second time is kept warm: two sandboxes more than the
 // machine has CPUs, counting those running, up to a total bound of waiting ones;
 // the least recently used keys give way, and a key unused for a few seconds gives
 // its waiting sandboxes up. What reuse saves is the building itself: a run's CPU
@@ -250,9 +250,10 @@ void drop_idle() {
   pool.expiring = false;
 }
 
-// A hot key has one sandbox more than the CPUs, those running included: a run
-// always finds one ready while another is being reset.
-size_t wanted_per_key() { return per_key() + 1; }
+// A hot key has two sandboxes more than the CPUs, those running included: a run
+// finds one ready while others are being reset (at concurrency 2 here, +2 gave
+// 7% more runs/s than +1).
+size_t wanted_per_key() { return per_key() + 2; }
 
 void expire_idle_later() {  // pool.mutex held
   if (pool.expiring) return;

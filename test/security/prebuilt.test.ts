@@ -163,8 +163,9 @@ async function removeCgroupsOf(owner: number): Promise<void> {
   assert.ok(await eventually(removed, 5_000), `cgroups of process ${owner} left: ${runCgroupsOf(owner)}`);
 }
 
-// Sandboxes the pool keeps for a key used twice, once its runs have answered
-// (warm.cc wanted_per_key: one more than the CPUs, up to 4 of them).
+// Sandboxes the pool keeps for a key used twice, one run at a time, once its
+// runs have answered: one waiting per CPU (up to 4, warm.cc keep_warm), and the
+// one that ran, back.
 const PER_KEY = Math.min(4, availableParallelism()) + 1;
 const heldSandboxes = (): number => runCgroupsOf(process.pid, ['memory']).length;
 

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { type Submission, type TestResult } from '../../judge/schema.js';
 import { loadLanguages } from '../../profiles/languages.js';
 import { type SubmissionView } from '../../queue/schema.js';
-import { type StoredSubmission, toView, waitForFinal } from '../../queue/submissions.js';
+import { type StoredSubmission, toView } from '../../queue/submissions.js';
+import { submitAndWait } from '../jobs.js';
 import { checkRate, type Tenant, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
 import { COMPAT_LANGUAGES } from './languages.js';
@@ -205,14 +206,17 @@ const notJson = (c: Context) => c.json({ error: 'the body is not valid JSON' }, 
 const flag = (c: Context, name: string) => c.req.query(name) === 'true';
 const fieldsOf = (c: Context) => (c.req.query('fields') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
 
-async function accept(ctx: ApiContext, who: Tenant, body: unknown, base64: boolean): Promise<string> {
+// With `wait`, resolves once the submission is judged or the wait is over
+// (through an idle local slot when there is one: api/jobs.ts submitAndWait).
+async function accept(ctx: ApiContext, who: Tenant, body: unknown, base64: boolean, wait = false): Promise<string> {
   const parsed = Judge0Request.safeParse(body);
   if (!parsed.success) {
     throw new Judge0Invalid(Object.fromEntries(parsed.error.issues.map((issue) => [issue.path.join('.') || 'body', [issue.message]])));
   }
   const { callbackUrl, ...submission } = toSubmission(parsed.data, base64);
-  const { id } = await ctx.subs.submit(submission, { tenant: who.name, ...(callbackUrl ? { callbackUrl } : {}) });
-  return id;
+  const options = { tenant: who.name, ...(callbackUrl ? { callbackUrl } : {}) };
+  if (!wait) return (await ctx.subs.submit(submission, options)).id;
+  return (await submitAndWait(ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, ctx.config.waitMs)).id;
 }
 
 async function show(ctx: ApiContext, who: Tenant, id: string, fields: string[], base64: boolean) {
@@ -232,13 +236,10 @@ export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {
     const body = await jsonBody(c);
     if (body === NOT_JSON) return notJson(c);
     try {
-      const id = await accept(ctx, who, body, base64);
-      if (flag(c, 'wait')) {
-        // answer as soon as the result exists (Judge0 sleeps before its first look)
-        await waitForFinal(ctx.subs, ctx.hub, who.name, id, ctx.config.waitMs);
-        return c.json(await show(ctx, who, id, fieldsOf(c), base64), 201);
-      }
-      return c.json({ token: id }, 201);
+      // with wait, answered as soon as the result exists (Judge0 sleeps before its first look)
+      const wait = flag(c, 'wait');
+      const id = await accept(ctx, who, body, base64, wait);
+      return c.json(wait ? await show(ctx, who, id, fieldsOf(c), base64) : { token: id }, 201);
     } catch (error) {
       return invalid(c, error);
     }

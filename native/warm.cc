@@ -169,12 +169,6 @@ std::shared_ptr<Handoff> start(const std::string& key, const JobSpec& spec, For 
   return handoff;
 }
 
-// A sandbox still being built or reset is checked when it is given its run.
-bool still_current(const std::shared_ptr<Handoff>& handoff) {
-  std::lock_guard<std::mutex> lock(handoff->mutex);
-  return handoff->built == nullptr || sandbox_current(*handoff->built);
-}
-
 // A sandbox no longer waiting (the caller took it off its key's list) goes.
 void drop(const std::shared_ptr<Handoff>& handoff) {  // pool.mutex held
   std::lock_guard<std::mutex> lock(handoff->mutex);
@@ -299,16 +293,12 @@ void launch(const JobSpec& spec, Done done) {
     std::lock_guard<std::mutex> lock(pool.mutex);
     handoff = take(key);
   }
-  if (handoff != nullptr && !still_current(handoff)) {
-    std::lock_guard<std::mutex> lock(pool.mutex);
-    drop(handoff);
-    handoff = nullptr;
-  }
   if (handoff == nullptr) handoff = start(key, spec, For::WaitingRun);
   {
     std::lock_guard<std::mutex> lock(handoff->mutex);
-    // Started here when it is built and cheap to start: the program is under way
-    // before the sandbox's thread has even woken up.
+    // Started here when it is built, current and cheap to start: the program is
+    // under way before the sandbox's thread has even woken up. Otherwise its
+    // thread starts it, after the same check (a stale one is rebuilt for the run).
     if (handoff->built != nullptr && sandbox_quick_to_start(spec) && sandbox_current(*handoff->built)) {
       handoff->started = true;
       handoff->start_ok = sandbox_start(*handoff->built, spec, handoff->result);

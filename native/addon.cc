@@ -327,6 +327,7 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && info[0].IsObject()) {
     Napi::Object obj = info[0].As<Napi::Object>();
     if (obj.Has("uidBase")) userns::set_base(static_cast<uid_t>(number(obj, "uidBase", userns::base())));
+    if (obj.Has("reuseSandboxes")) warm::set_reuse(obj.Get("reuseSandboxes").ToBoolean().Value());
   }
   return info.Env().Undefined();
 }

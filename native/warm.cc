@@ -66,6 +66,7 @@ struct Pool {
   unsigned releasing = 0;   // release() calls under way: nothing comes back meanwhile
   bool expiring = false;    // the thread that drops idle keys' sandboxes is running
   std::atomic<uint64_t> builds{0}, reuses{0};
+  std::atomic<bool> reuse{true};
 };
 Pool& pool = *new Pool;
 
@@ -275,7 +276,7 @@ std::shared_ptr<Handoff> come_back(const std::string& key) {
   if (it == pool.keys.end()) return nullptr;
   Key& entry = it->second;
   entry.in_use--;
-  if (pool.releasing > 0 || entry.uses < 2 || entry.waiting.size() >= wanted_per_key() || !make_room(key)) return nullptr;
+  if (!pool.reuse || pool.releasing > 0 || entry.uses < 2 || entry.waiting.size() >= wanted_per_key() || !make_room(key)) return nullptr;
   pool.tearing_down--;  // back, not torn down
   auto handoff = std::make_shared<Handoff>();
   entry.waiting.push_back(handoff);  // behind those ready now
@@ -316,6 +317,8 @@ void release() {
   pool.gone.wait(lock, [] { return pool.tearing_down == 0; });
   pool.releasing--;
 }
+
+void set_reuse(bool reuse) { pool.reuse = reuse; }
 
 Stats stats() { return {pool.builds.load(), pool.reuses.load()}; }
 

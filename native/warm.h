@@ -23,6 +23,11 @@ void launch(const JobSpec& spec, Done done);
 // are not touched.
 void release();
 
+// Whether a sandbox may serve another run once reset (the default), or is torn
+// down after its one run (the operator's choice: no trace of one run, not even
+// the tmpfs's inode numbering, can reach another).
+void set_reuse(bool reuse);
+
 // Since the process started: sandboxes built, and runs given a sandbox reset
 // after an earlier run.
 struct Stats {

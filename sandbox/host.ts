@@ -83,8 +83,13 @@ export function requireSandbox(allowWeaker: boolean): Readiness {
     if (check.name === 'landlock' && allowWeaker) weakened.push('landlock');
     else throw new SandboxError('UNSUPPORTED', `cannot sandbox on this host: ${check.name} (${check.detail}); ${check.fallback}`);
   }
+  addon.configure({ reuseSandboxes: !freshSandboxesFromEnv() });
   readiness = { landlockAbi: probe().landlockAbi, weakened };
   return readiness;
 }
 
 export const allowWeakerFromEnv = (): boolean => process.env.CELLBLOCK_ALLOW_WEAKER === '1';
+
+// Every run in a sandbox of its own, never reset for another (native/warm.cc):
+// the operator trades speed for no channel at all between runs.
+export const freshSandboxesFromEnv = (): boolean => process.env.CELLBLOCK_FRESH_SANDBOXES === '1';

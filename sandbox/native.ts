@@ -90,7 +90,7 @@ interface Addon {
   pipe(): [number, number];
   cancel(token: number): boolean;
   probe(): NativeProbe;
-  configure(options: { uidBase?: number }): void;
+  configure(options: { uidBase?: number; reuseSandboxes?: boolean }): void;
   // drops the sandboxes built ahead of their runs; returns once they are gone
   releaseWarm(): void;
   poolStats(): PoolStats;

@@ -4,6 +4,7 @@
 // memory and CPU in its cgroup — may be visible to the next. Each run leaves all
 // of them behind, then the next of the same shape looks for every one.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { releaseWarmSandboxes, run, sandboxPoolStats } from '../../sandbox/run.js';
 import type { RunSpec } from '../../sandbox/schema.js';
@@ -103,6 +104,24 @@ describe('between runs', () => {
     // the runs did share sandboxes: a test of isolation between fresh ones would prove less
     const reused = sandboxPoolStats().reuses - before.reuses;
     assert.ok(reused >= 3, `only ${reused} of 6 runs were given a sandbox reset after another run`);
+  });
+
+  it('with CELLBLOCK_FRESH_SANDBOXES=1 no sandbox serves a second run', () => {
+    const script = `
+      import { run, sandboxPoolStats } from ${JSON.stringify(new URL('../../sandbox/run.js', import.meta.url).href)};
+      for (let i = 0; i < 6; i++) if ((await run({ argv: ['/bin/true'] })).status !== 'ok') process.exit(2);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      console.log(JSON.stringify(sandboxPoolStats()));`;
+    const stats = (fresh: boolean): { builds: number; reuses: number } => {
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, CELLBLOCK_FRESH_SANDBOXES: fresh ? '1' : '0' },
+        encoding: 'utf8',
+      });
+      assert.equal(child.status, 0, child.stderr);
+      return JSON.parse(child.stdout) as { builds: number; reuses: number };
+    };
+    assert.equal(stats(true).reuses, 0, 'a sandbox was reset for another run');
+    assert.ok(stats(false).reuses > 0, 'control: without the setting, sandboxes are reused');
   });
 
   it('a run that leaves what cannot be reset (an extended attribute, a socket in flight) leaves it to no one', async () => {

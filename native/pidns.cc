@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,12 +26,9 @@ int write_last_pid(void*) {
 
 }  // namespace
 
-bool pidns_restart_numbering(int init_pidfd, std::string& error) {
+bool pidns_restart_numbering(int init_pidfd) {
   static const int own = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-  if (own < 0 || setns(init_pidfd, CLONE_NEWPID) != 0) {
-    error = std::string("setns: ") + strerror(errno);
-    return false;
-  }
+  if (own < 0 || setns(init_pidfd, CLONE_NEWPID) != 0) return false;
   alignas(16) char stack[kHelperStackSize];
   pid_t helper = clone_quiet(write_last_pid, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, nullptr);
   int status = -1;
@@ -40,11 +36,7 @@ bool pidns_restart_numbering(int init_pidfd, std::string& error) {
   }
   // Only this thread's children were affected: back to our own namespace.
   misplaced = setns(own, CLONE_NEWPID) != 0;
-  if (helper < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    error = helper < 0 ? std::string("clone: ") + strerror(errno) : "ns_last_pid could not be written";
-    return false;
-  }
-  return !misplaced;
+  return helper > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !misplaced;
 }
 
 bool pidns_thread_in_place() { return !misplaced; }

@@ -98,20 +98,24 @@ void add_exec(Plan& plan, const JobSpec& spec) {
   for (const std::string& dir : spec.path_dirs) plan.exec_candidates.push_back(dir + "/" + program);
 }
 
-rlim_t clamp_to_hard(int resource, uint64_t wanted) {
+rlim_t hard_limit(int resource) {
   struct rlimit current;
-  if (getrlimit(resource, &current) != 0 || current.rlim_max == RLIM_INFINITY) return wanted;
-  return std::min<rlim_t>(wanted, current.rlim_max);
+  return getrlimit(resource, &current) == 0 ? current.rlim_max : RLIM_INFINITY;
 }
+
+rlim_t clamp_to_hard(rlim_t hard, uint64_t wanted) { return hard == RLIM_INFINITY ? wanted : std::min<rlim_t>(wanted, hard); }
 
 void add_rlimits(Plan& plan, const JobSpec& spec) {
   // RLIMIT_CPU is a per-process backstop one second past the limit; the tree's
   // total is watched in the cgroup.
   rlim_t cpu_seconds = (spec.cpu_ms + 999) / 1000 + 1;
+  // Node's own hard limits, read once: a run may not ask for more.
+  static const rlim_t fsize = hard_limit(RLIMIT_FSIZE), nofile = hard_limit(RLIMIT_NOFILE),
+                      stack = hard_limit(RLIMIT_STACK);
   plan.rlimits = {{RLIMIT_CPU, cpu_seconds},
-                  {RLIMIT_FSIZE, clamp_to_hard(RLIMIT_FSIZE, spec.file_bytes)},
-                  {RLIMIT_NOFILE, clamp_to_hard(RLIMIT_NOFILE, spec.open_files)},
-                  {RLIMIT_STACK, clamp_to_hard(RLIMIT_STACK, spec.stack_bytes)},
+                  {RLIMIT_FSIZE, clamp_to_hard(fsize, spec.file_bytes)},
+                  {RLIMIT_NOFILE, clamp_to_hard(nofile, spec.open_files)},
+                  {RLIMIT_STACK, clamp_to_hard(stack, spec.stack_bytes)},
                   {RLIMIT_CORE, 0},
                   {RLIMIT_MEMLOCK, 0}};
 }

@@ -57,7 +57,8 @@ double now_ms() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-// Everything the supervisor opened for one run, released in one place.
+// Everything the supervisor opened for one sandbox (and its current run),
+// released in one place.
 struct Resources {
   int out_read = -1, err_read = -1;  // the run's: new for each
   int error_read = -1, status_read = -1, notify_read = -1, control_write = -1;
@@ -209,10 +210,9 @@ int given_output(int fd, const char* which, JobResult& result) {
   return fd;
 }
 
-// Where the program's stdout or stderr goes: the caller's own pipe or file, or a
-// pipe of ours the watch reads (up to the cap).
-bool run_output(bool given, int fd, const char* which, int& ours, int& theirs, Resources& res, JobResult& result) {
-  if (given) return (theirs = given_output(fd, which, result)) >= 0;
+// A run's output pipe: the program writes `theirs`, the watch reads `ours` (up
+// to the cap).
+bool output_pipe(int& ours, int& theirs, Resources& res, JobResult& result) {
   if (make_pipe(ours, theirs, true, res)) return true;
   return fail(result, "SANDBOX_SETUP", std::string("pipe: ") + strerror(errno));
 }
@@ -457,9 +457,9 @@ bool wait_ready(Sandbox& sandbox) {
   return polled > 0 && (fds[0].revents & POLLIN) && recv(res.go_write, &ready, 1, MSG_DONTWAIT) == 1;
 }
 
-// Copies the run's files in, writes its limits, and sends init its stdin (and
-// stdout): from then on the program runs. False when the run cannot start; init
-// is then told nothing and exits when the sandbox is dropped.
+// Copies the run's files in, writes its limits, and sends the waiting program its
+// stdin, stdout and stderr: from then on it runs. False when the run cannot
+// start; init is then told nothing and exits when the sandbox is dropped.
 bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
   Plan& plan = sandbox.plan;
   Resources& res = sandbox.res;
@@ -487,8 +487,10 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
   }
   int stdio[3] = {open_stdin(spec, result), -1, -1};
   if (stdio[0] < 0) return false;
-  bool ready = run_output(spec.stdout_given, spec.stdout_fd, "stdout", res.out_read, stdio[1], res, result) &&
-               run_output(false, -1, "stderr", res.err_read, stdio[2], res, result);
+  // stdout may be the run's own (a pipe to an interactor); stderr is always ours
+  bool ready = (spec.stdout_given ? (stdio[1] = given_output(spec.stdout_fd, "stdout", result)) >= 0
+                                  : output_pipe(res.out_read, stdio[1], res, result)) &&
+               output_pipe(res.err_read, stdio[2], res, result);
   // A failed send means init is gone: the watch then finds out why.
   if (ready) fds_send(res.go_write, stdio, 3);
   if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
@@ -620,8 +622,7 @@ bool sandbox_reset(Sandbox& sandbox) {
   Resources& res = sandbox.res;
   bool reusable = sandbox.reusable && ++sandbox.runs < kMaxRuns;
   sandbox.reusable = sandbox.ready = false;
-  std::string ignored;
-  if (!reusable || !pidns_restart_numbering(res.pidfd, ignored) || write(res.control_write, &kNextRun, 1) != 1)
+  if (!reusable || !pidns_restart_numbering(res.pidfd) || write(res.control_write, &kNextRun, 1) != 1)
     return false;
   sandbox.ready = wait_ready(sandbox);
   return sandbox.ready && cgroup::reset_counters(res.cgroup);

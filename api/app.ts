@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { metrics, registry } from '../queue/metrics.js';
+import { NotAdmitted } from '../queue/submissions.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { type ApiContext } from './context.js';
 import { ApiError, fromEngine } from './errors.js';
@@ -26,6 +27,9 @@ function errorResponse(error: unknown): { status: number; body: { error: { code:
     return { status: error.status, body: { error: { code: error.code, message: error.message } }, ...(error.retryAfter ? { retryAfter: error.retryAfter } : {}) };
   }
   if (error instanceof SandboxError) return errorResponse(fromEngine(error.code, error.message));
+  if (error instanceof NotAdmitted) {
+    return errorResponse(new ApiError(error.reason === 'rate' ? 'RATE_LIMITED' : 'TOO_MANY_ACTIVE', error.message, error.retryAfter));
+  }
   if (error instanceof HTTPException && error.status === 400) {
     return errorResponse(new ApiError('INVALID_JSON', 'the body is not valid JSON'));
   }

@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { type ApiKey, type Ceilings, type Config, type RunCeilings } from '../config/schema.js';
+import { type RateWindow, type SubmitOptions } from '../queue/submissions.js';
 import { ApiError } from './errors.js';
 import { type ApiContext } from './context.js';
 
@@ -57,20 +58,41 @@ if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 
 // A fixed window per tenant and kind of request, counted in Redis so every API
-// process of a deployment shares it; past the limit, RATE_LIMITED with the
-// seconds until the window ends.
-export async function countInWindow(redis: Redis, tenant: Tenant, kind: string, seconds: number, limit: number, what: string): Promise<void> {
-  const window = Math.floor(Date.now() / 1000 / seconds);
-  const counter = `cellblock:${kind}:${tenant.name}:${window}`;
-  const count = Number(await redis.eval(COUNT, 1, counter, String(seconds * 2)));
-  if (count > limit) throw new ApiError('RATE_LIMITED', `over ${limit} ${what}`, seconds - (Math.floor(Date.now() / 1000) % seconds));
+// process of a deployment shares it.
+export function rateWindow(tenant: Tenant, kind: string, seconds: number, limit: number, what: string): RateWindow {
+  const now = Date.now() / 1000;
+  return {
+    key: `cellblock:${kind}:${tenant.name}:${Math.floor(now / seconds)}`,
+    expireSeconds: seconds * 2,
+    limit,
+    what,
+    retryAfter: seconds - (Math.floor(now) % seconds),
+  };
 }
 
-export const checkRate = (redis: Redis, tenant: Tenant): Promise<void> =>
-  countInWindow(redis, tenant, 'rate', 60, tenant.ratePerMinute, 'requests a minute');
+// A request's own window of requests a minute.
+export const requestRate = (tenant: Tenant): RateWindow => rateWindow(tenant, 'rate', 60, tenant.ratePerMinute, 'requests a minute');
+
+// Counts the request in `window`; past the limit, RATE_LIMITED with the seconds
+// until the window ends. (A job's submission counts it in its admission instead:
+// queue/submissions.ts.)
+export async function countIn(redis: Redis, window: RateWindow): Promise<void> {
+  const count = Number(await redis.eval(COUNT, 1, window.key, String(window.expireSeconds)));
+  if (count > window.limit) throw new ApiError('RATE_LIMITED', `over ${window.limit} ${window.what}`, window.retryAfter);
+}
+
+export const checkRate = (redis: Redis, tenant: Tenant): Promise<void> => countIn(redis, requestRate(tenant));
+
 // The tenant of a request, counted against its rate.
 export async function tenantFor(ctx: Pick<ApiContext, 'config' | 'redis'>, header: (name: string) => string | undefined): Promise<Tenant> {
   const tenant = tenantOf(ctx.config, header);
   await checkRate(ctx.redis, tenant);
   return tenant;
 }
+
+// What a tenant's submission is admitted under (queue/submissions.ts): its cap
+// on active jobs and, for a request not counted yet, its rate.
+export const admission = (tenant: Tenant, counted: boolean): Pick<SubmitOptions, 'maxActive' | 'rate'> => ({
+  maxActive: tenant.maxActive,
+  ...(counted ? {} : { rate: requestRate(tenant) }),
+});

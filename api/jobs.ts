@@ -2,7 +2,6 @@
 // ?wait=true, the final view when it comes in time), GET and DELETE of one, and
 // its server-sent events.
 import { type ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -45,12 +44,12 @@ export async function submitAndWait<K extends keyof FastKinds>(
   waitMs: number,
 ): Promise<{ id: string; view: FastKinds[K]['view'] | undefined }> {
   const started = Date.now();
-  const handed = ctx.local?.submitAndRun(kind, job, options, (given, how) => store.submit(given, how), waitMs);
+  const handed = ctx.local?.submitAndRun(kind, job, options, store, waitMs);
   const { id, duplicate } = await (handed?.recorded ?? store.submit(job, options));
   if (handed && !duplicate) {
-    const timeout = new AbortController();
-    const final = await Promise.race([handed.final, sleep(waitMs, undefined, { signal: timeout.signal }).catch(() => undefined)]);
-    timeout.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const final = await Promise.race([handed.final, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)))]);
+    clearTimeout(timer);
     if (final) return { id, view: final };
   }
   // through the queue, or not stored by the slot (or not in time): as the queue has it

@@ -9,7 +9,7 @@ import { type ParsedRunRequest, RunRequest } from '../runs/schema.js';
 import { DEFAULT_LIMITS } from '../sandbox/schema.js';
 import { sha256, Sha256 } from '../store/content.js';
 import { type ApiContext } from './context.js';
-import { tenantFor } from './auth.js';
+import { admission, tenantFor, tenantOf } from './auth.js';
 import { ApiError } from './errors.js';
 import { errors, jobRoutes, submitAndAnswer } from './jobs.js';
 
@@ -51,18 +51,17 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
     async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
+      // counted in its rate when admitted, in the same round trip
+      const tenant = tenantOf(ctx.config, (name) => c.req.header(name));
       const { callbackUrl, priority, ...request } = c.req.valid('json');
       const limits = limitsWithin(request.limits, tenant.runCeilings);
       const job = await prepareRun(ctx.store, ctx.images, { ...request, limits }, ctx.config.rootfs).catch((error: unknown) => {
         throw error instanceof RunInputError ? new ApiError(error.code, error.message) : error;
       });
-      if ((await ctx.subs.activeCount(tenant.name)) >= tenant.maxActive) {
-        throw new ApiError('TOO_MANY_ACTIVE', `${tenant.maxActive} submissions and runs queued or running already`, 1);
-      }
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
       const options = {
         tenant: tenant.name,
+        ...admission(tenant, false),
         ...(callbackUrl ? { callbackUrl } : {}),
         ...(priority ? { priority } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),

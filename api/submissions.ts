@@ -7,7 +7,7 @@ import { defaultWallMs } from '../judge/test-run.js';
 import { Submission, TestCase } from '../judge/schema.js';
 import { loadLanguages } from '../profiles/languages.js';
 import { SubmissionView } from '../queue/schema.js';
-import { type Tenant, tenantFor } from './auth.js';
+import { admission, type Tenant, tenantFor, tenantOf } from './auth.js';
 import { type ApiContext } from './context.js';
 import { ApiError, ApiErrorBody } from './errors.js';
 import { errors, jobRoutes, submitAndAnswer } from './jobs.js';
@@ -60,16 +60,15 @@ async function checkReferences(ctx: ApiContext, request: SubmissionRequest): Pro
   }
 }
 
-// A request checked: the submission to judge and how to submit it.
-async function admit(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
+// A request checked: the submission to judge and how to submit it (`counted`:
+// whether the request was counted in its rate already).
+async function checked(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, counted: boolean, idempotencyKey?: string) {
   await checkReferences(ctx, given);
   const request = await withinCeilings(ctx, given, tenant);
-  if ((await ctx.subs.activeCount(tenant.name)) >= tenant.maxActive) {
-    throw new ApiError('TOO_MANY_ACTIVE', `${tenant.maxActive} submissions queued or running already`, 1);
-  }
   const { callbackUrl, priority, ...submission } = request;
   const options = {
     tenant: tenant.name,
+    ...admission(tenant, counted),
     ...(callbackUrl ? { callbackUrl } : {}),
     ...(priority ? { priority } : {}),
     ...(idempotencyKey ? { idempotencyKey } : {}),
@@ -77,8 +76,9 @@ async function admit(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, 
   return { submission, options };
 }
 
-export async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest, idempotencyKey?: string) {
-  const { submission, options } = await admit(ctx, tenant, given, idempotencyKey);
+// A submission from a request counted in its rate already.
+export async function accept(ctx: ApiContext, tenant: Tenant, given: SubmissionRequest) {
+  const { submission, options } = await checked(ctx, tenant, given, true);
   return ctx.subs.submit(submission, options);
 }
 
@@ -100,9 +100,10 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
     async (c) => {
-      const tenant = await tenantFor(ctx, (name) => c.req.header(name));
+      // counted in its rate when admitted, in the same round trip
+      const tenant = tenantOf(ctx.config, (name) => c.req.header(name));
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
-      const { submission, options } = await admit(ctx, tenant, c.req.valid('json'), idempotencyKey);
+      const { submission, options } = await checked(ctx, tenant, c.req.valid('json'), false, idempotencyKey);
       return submitAndAnswer(c, ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, c.req.valid('query').wait === 'true');
     },
   );

@@ -8,9 +8,11 @@
 import { type Submission } from '../judge/schema.js';
 import { type RunJob } from '../runs/schema.js';
 import { type RunView, type SubmissionView } from './schema.js';
-import { type JobStore, type SubmitOptions } from './submissions.js';
+import { type Admitted, type JobStore, type SubmitOptions } from './submissions.js';
 
-type Submit<S> = JobStore<S, unknown, unknown>['submit'];
+// Where the job is admitted and queued: the API's store, whose connection fails
+// fast when Redis is away.
+type Recording<S> = Pick<JobStore<S, unknown, unknown>, 'admit' | 'enqueue'>;
 
 export interface FastKinds {
   submission: { job: Submission; view: SubmissionView };
@@ -19,8 +21,9 @@ export interface FastKinds {
 
 export interface Handed<V> {
   // resolves once the record and the held job are in Redis: only then may the
-  // request be answered (a duplicate: the id of the first, and nothing ran)
-  recorded: Promise<{ id: string; duplicate: boolean }>;
+  // request be answered (a duplicate: the id of the first, and nothing ran);
+  // rejects when the job is not admitted (NotAdmitted) or Redis is away
+  recorded: Promise<Admitted>;
   // the final view as this slot stored it; undefined when the slot stored
   // nothing (cancelled, failed and handed to the queue's retries, a duplicate,
   // or another worker's result stood). Never rejects.
@@ -28,16 +31,16 @@ export interface Handed<V> {
 }
 
 export interface LocalSlots {
-  // Submits the job through `submit` (the API's store, whose connection fails
-  // fast when Redis is away) and starts it in an idle slot of this process's
-  // worker; at once undefined, with nothing submitted, when no slot is idle or
-  // the job is not small. `waitMs`: how long the request waits for the final
-  // view before it answers with the id.
+  // Takes an idle slot of this process's worker for the job, has `recording`
+  // admit it, starts it there once admitted, and queues it, held, meanwhile;
+  // at once undefined, with nothing submitted, when no slot is idle or the job
+  // is not small. `waitMs`: how long the request waits for the final view
+  // before it answers with the id.
   submitAndRun<K extends keyof FastKinds>(
     kind: K,
     job: FastKinds[K]['job'],
     options: SubmitOptions,
-    submit: Submit<FastKinds[K]['job']>,
+    recording: Recording<FastKinds[K]['job']>,
     waitMs: number,
   ): Handed<FastKinds[K]['view']> | undefined;
 }

@@ -28,11 +28,27 @@ const RECENT_MAX = 500;
 export const CANCEL_CHANNEL = 'cellblock:cancel';
 const EVENTS_PATTERN = 'cellblock:events:*';
 
+// A fixed window of requests counted in Redis (api/auth.ts names it): the
+// count's key, how long the key lives, and the most the window allows.
+export interface RateWindow {
+  key: string;
+  expireSeconds: number;
+  limit: number;
+  // for the refusal: "requests a minute", and the seconds until the window ends
+  what: string;
+  retryAfter: number;
+}
+
 export interface SubmitOptions {
   tenant: string;
   callbackUrl?: string;
   idempotencyKey?: string;
   priority?: number;
+  // Admission, checked where the record is written, in the same round trip and
+  // atomically: the tenant's cap on its queued and running jobs, and a request
+  // window to count this one in.
+  maxActive?: number;
+  rate?: RateWindow;
   // the fast path (queue/local.ts): the id its slot runs, and how long the job
   // is held (delayed) before any worker may take it
   held?: { id: string; delayMs: number };
@@ -68,13 +84,43 @@ end
 redis.call('PUBLISH', ARGV[7], ARGV[8])
 return 1`;
 
-// A new record, its expiry and its tenant's active count at once (ARGV: the
-// TTL, then the fields and values).
-const RECORD = `
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+// Admits a job and writes its record, or refuses it, in one round trip and
+// atomically (two requests cannot both take the cap's last place): the request
+// is counted in its rate window; a retried one (its idempotency key seen) gets
+// the first one's id; the tenant's active count is held under its cap; only
+// then the record, its expiry, the idempotency key and the count.
+// KEYS: record, active count, idempotency key, rate window ('' for none).
+// ARGV: TTL, cap ('' for none), rate limit, rate window's expiry, id, then the
+// record's fields and values.
+const ADMIT = `
+if KEYS[4] ~= '' then
+  local count = redis.call('INCR', KEYS[4])
+  if count == 1 then redis.call('EXPIRE', KEYS[4], ARGV[4]) end
+  if count > tonumber(ARGV[3]) then return {'rate'} end
+end
+if KEYS[3] ~= '' then
+  local first = redis.call('GET', KEYS[3])
+  if first then return {'duplicate', first} end
+end
+if ARGV[2] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return {'active'} end
+if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[2])
-return 1`;
+return {'admitted'}`;
+
+// Why a job was not admitted: its tenant's rate window is full, or its cap on
+// active jobs is reached. The API answers 429.
+export class NotAdmitted extends Error {
+  override name = 'NotAdmitted';
+  readonly reason: 'rate' | 'active';
+  readonly retryAfter: number;
+  constructor(reason: NotAdmitted['reason'], message: string, retryAfter: number) {
+    super(message);
+    this.reason = reason;
+    this.retryAfter = retryAfter;
+  }
+}
 
 const MARK_RUNNING = `
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -83,17 +129,40 @@ redis.call('HSET', KEYS[1], 'status', 'running')
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1`;
 
-export const newId = (): string => randomBytes(18).toString('base64url');
+// Ids are 18 random bytes, taken from a pool refilled 256 ids at a time: a
+// randomBytes() call per id cost ~20 µs of a sync run's path. Each byte is
+// used once.
+const ID_BYTES = 18;
+let idPool = Buffer.alloc(0);
+let idPoolUsed = 0;
+export function newId(): string {
+  if (idPoolUsed + ID_BYTES > idPool.length) {
+    idPool = randomBytes(ID_BYTES * 256);
+    idPoolUsed = 0;
+  }
+  idPoolUsed += ID_BYTES;
+  return idPool.toString('base64url', idPoolUsed - ID_BYTES, idPoolUsed);
+}
+
+export interface Admitted {
+  id: string;
+  // an idempotency key seen before: the first job's id, and nothing written
+  duplicate: boolean;
+}
 
 export interface JobStore<S, R, V> {
-  // `job`: the BullMQ job added (none for a duplicate)
-  submit(submission: S, options: SubmitOptions): Promise<{ id: string; duplicate: boolean; job?: Job<SubmissionJob> }>;
+  // Admits the job and writes its record (NotAdmitted when refused), then
+  // queues it; `job`: the BullMQ job added (none for a duplicate).
+  submit(submission: S, options: SubmitOptions): Promise<Admitted & { job?: Job<SubmissionJob> }>;
+  // submit's two steps, for the fast path (queue/local.ts), which starts the
+  // run between them
+  admit(submission: S, options: SubmitOptions): Promise<Admitted>;
+  enqueue(id: string, options: SubmitOptions): Promise<Job<SubmissionJob>>;
   load(id: string): Promise<Stored<S, R> | undefined>;
   loadOwned(tenant: string, id: string): Promise<Stored<S, R> | undefined>;
   // who sent it and in what language (submissions), without loading it
   summary(id: string): Promise<{ tenant: string; language: string | null } | undefined>;
   view(tenant: string, id: string): Promise<V | undefined>;
-  activeCount(tenant: string): Promise<number>;
   markRunning(id: string): Promise<boolean>;
   // `known`: the record as loaded (or submitted) before, saving a read of it
   finish(id: string, status: 'done' | 'cancelled', result?: R, known?: Stored<S, R>): Promise<boolean>;
@@ -195,6 +264,58 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     );
   }
 
+  async function admit(submission: S, options: SubmitOptions): Promise<Admitted> {
+    const id = options.held?.id ?? newId();
+    const fields = {
+      tenant: options.tenant,
+      // beside the submission, so listing it never reads the source and tests
+      ...(kind.language ? { language: kind.language(submission) } : {}),
+      // held: run at once by the fast path, before anyone knows its id
+      status: options.held ? 'running' : 'queued',
+      submission: JSON.stringify(submission),
+      ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
+      createdAt: String(Date.now()),
+    };
+    const { rate } = options;
+    const [outcome, first] = (await redis.eval(
+      ADMIT,
+      4,
+      recordKey(id),
+      key.active(options.tenant),
+      options.idempotencyKey ? key.idempotency(options.tenant, options.idempotencyKey) : '',
+      rate?.key ?? '',
+      String(resultTtlSeconds),
+      options.maxActive === undefined ? '' : String(options.maxActive),
+      String(rate?.limit ?? 0),
+      String(rate?.expireSeconds ?? 0),
+      id,
+      ...Object.entries(fields).flat(),
+    )) as [string, string?];
+    if (outcome === 'duplicate' && first) return { id: first, duplicate: true };
+    if (outcome === 'rate' && rate) throw new NotAdmitted('rate', `over ${rate.limit} ${rate.what}`, rate.retryAfter);
+    if (outcome === 'active') throw new NotAdmitted('active', `${options.maxActive} submissions and runs queued or running already`, 1);
+    return { id, duplicate: false };
+  }
+
+  // The job on the queue, once its record is there: a worker that takes it
+  // finds the record. A held one is delayed: no worker takes it while the
+  // fast path runs it.
+  const enqueue = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
+    queue.add(
+      kind.jobName,
+      { id },
+      {
+        jobId: id,
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...(options.held ? { delay: options.held.delayMs } : {}),
+        // internal failures are retried; a submission's own failure is a result
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 1_000 },
+        removeOnComplete: true,
+        removeOnFail: { age: resultTtlSeconds },
+      },
+    );
+
   return {
     queue,
     load,
@@ -202,49 +323,12 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     finish,
     viewOf: kind.view,
 
+    admit,
+    enqueue,
+
     async submit(submission, options) {
-      const id = options.held?.id ?? newId();
-      if (options.idempotencyKey) {
-        // a retried POST with the same key gets the first submission back
-        const idempotencyKey = key.idempotency(options.tenant, options.idempotencyKey);
-        const claimed = await redis.set(idempotencyKey, id, 'EX', resultTtlSeconds, 'NX');
-        if (claimed !== 'OK') {
-          const existing = await redis.get(idempotencyKey);
-          if (existing) return { id: existing, duplicate: true };
-        }
-      }
-      const fields = {
-        tenant: options.tenant,
-        // beside the submission, so listing it never reads the source and tests
-        ...(kind.language ? { language: kind.language(submission) } : {}),
-        // held: run at once by the fast path, before anyone knows its id
-        status: options.held ? 'running' : 'queued',
-        submission: JSON.stringify(submission),
-        ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-        createdAt: String(Date.now()),
-      };
-      const recorded = redis.eval(RECORD, 2, recordKey(id), key.active(options.tenant), String(resultTtlSeconds), ...Object.entries(fields).flat());
-      // A held job is delayed: no worker reads it before its record is there,
-      // so both writes go at once; otherwise the record comes first.
-      if (!options.held) await recorded;
-      const [job] = await Promise.all([
-        queue.add(
-          kind.jobName,
-          { id },
-          {
-            jobId: id,
-            ...(options.priority !== undefined ? { priority: options.priority } : {}),
-            ...(options.held ? { delay: options.held.delayMs } : {}),
-            // internal failures are retried; a submission's own failure is a result
-            attempts: 3,
-            backoff: { type: 'exponential', delay: 1_000 },
-            removeOnComplete: true,
-            removeOnFail: { age: resultTtlSeconds },
-          },
-        ),
-        recorded,
-      ]);
-      return { id, duplicate: false, job };
+      const admitted = await admit(submission, options);
+      return admitted.duplicate ? admitted : { ...admitted, job: await enqueue(admitted.id, options) };
     },
 
     loadOwned,
@@ -265,10 +349,6 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     async view(tenant, id) {
       const stored = await loadOwned(tenant, id);
       return stored && kind.view(stored);
-    },
-
-    async activeCount(tenant) {
-      return Number((await redis.get(key.active(tenant))) ?? 0);
     },
 
     async markRunning(id) {

@@ -14,7 +14,7 @@ import { type Images } from '../images/images.js';
 import { type FastKinds, type Handed, isSmall, type LocalSlots, unwatched } from '../queue/local.js';
 import { type Runs } from '../queue/runs.js';
 import { SubmissionJob } from '../queue/schema.js';
-import { CANCEL_CHANNEL, type JobStore, newId, type Stored, type SubmitOptions, type Submissions } from '../queue/submissions.js';
+import { type Admitted, CANCEL_CHANNEL, type JobStore, newId, type Stored, type SubmitOptions, type Submissions } from '../queue/submissions.js';
 import { executeRun } from '../runs/runs.js';
 import { type RunJob, type RunOutcome } from '../runs/schema.js';
 import { QUEUE_SUBMISSIONS } from '../queue/schema.js';
@@ -242,26 +242,29 @@ export function startWorker(
     }
   }
 
-  // The fast path: the job recorded and held in the queue while this slot runs
-  // it. The run starts at once, beside the writes; its result is stored only
-  // once they are acknowledged, the way a queued job's is; `answer` gets the
-  // final view as soon as it is stored, and then the held job goes. A run
-  // stopped or failed here leaves its job to the queue, due at once.
+  // The fast path: the job admitted, then run in this slot while it is queued,
+  // held, beside the run. Its result is stored only once the job is queued, the
+  // way a queued job's is; `answer` gets the final view as soon as it is
+  // stored. The held job goes after that, off the request's path. A run stopped
+  // or failed here leaves its job to the queue, due at once.
   async function runHeld<S, R, V>(
     store: JobStore<S, R, V>,
     handler: Handler<S, R>,
     stored: Stored<S, R>,
     slot: Slot,
     watched: boolean,
-    submitted: ReturnType<JobStore<S, R, V>['submit']>,
+    recorded: { admitted: Promise<Admitted>; queued: Promise<Job | undefined> },
     answer: (view: V) => void,
   ): Promise<void> {
+    // nothing runs for a duplicate (its idempotency key seen before) or a job
+    // not admitted
+    if (!(await recorded.admitted.then((admitted) => !admitted.duplicate, () => false))) {
+      slots.give(slot);
+      return;
+    }
     const abort = new AbortController();
-    // a duplicate (its idempotency key seen before) runs nothing, nor does a
-    // job that could not be recorded
-    const recorded = submitted.then((s) => (s.duplicate ? undefined : s.job), () => undefined);
     let held: Job | undefined;
-    void recorded.then((job) => {
+    void recorded.queued.then((job) => {
       held = job;
       if (!job) abort.abort();
     });
@@ -275,13 +278,15 @@ export function startWorker(
       clearInterval(renew);
       slots.give(slot);
     }
-    held = await recorded;
+    held = await recorded.queued;
     if (!held) return;
     if (result !== undefined) {
       const stood = await finishAndNotify(store, handler, stored, result).catch((error: unknown) => failed(error, stored.id));
       if (stood !== undefined) {
         if (stood) answer(store.viewOf({ ...stored, status: 'done', result }));
-        // final now, whoever's result stood: the held job has nothing left to do
+        // final now, whoever's result stood: the held job has nothing left to
+        // do. Removed once the answer is on its way, not before it.
+        await new Promise((resolve) => setImmediate(resolve));
         await held.remove().catch(() => undefined);
         return;
       }
@@ -290,18 +295,21 @@ export function startWorker(
     await held.promote().catch(() => undefined);
   }
 
-  // Records the job, held, and runs it in `slot`.
+  // Admits the job through `recording` (the API's store), holds it in the queue
+  // and runs it in `slot`.
   function handOff<S, R, V>(
     store: JobStore<S, R, V>,
     handler: Handler<S, R>,
     job: S,
     options: SubmitOptions,
-    submit: JobStore<S, R, V>['submit'],
+    recording: Pick<JobStore<S, R, V>, 'admit' | 'enqueue'>,
     slot: Slot,
     watched: boolean,
   ): Handed<V> {
     const id = newId();
-    const submitted = submit(job, { ...options, held: { id, delayMs: HOLD_MS } });
+    const how = { ...options, held: { id, delayMs: HOLD_MS } };
+    const admitted = recording.admit(job, how);
+    const queued = admitted.then((first) => (first.duplicate ? undefined : recording.enqueue(id, how)));
     const stored: Stored<S, R> = {
       id,
       tenant: options.tenant,
@@ -312,26 +320,26 @@ export function startWorker(
     };
     let answer: (view: V | undefined) => void = () => undefined;
     const final = new Promise<V | undefined>((resolve) => (answer = resolve));
-    const done = runHeld(store, handler, stored, slot, watched, submitted, answer)
+    const done = runHeld(store, handler, stored, slot, watched, { admitted, queued: queued.catch(() => undefined) }, answer)
       .catch((error: unknown) => failed(error, id))
       .finally(() => {
         answer(undefined);
         fastRuns.delete(id);
       });
     fastRuns.set(id, done);
-    return { recorded: submitted.then(({ id: first, duplicate }) => ({ id: first, duplicate })), final };
+    return { recorded: queued.then(() => admitted), final };
   }
 
   const local: LocalSlots = {
-    submitAndRun(kind, job, options, submit, waitMs) {
+    submitAndRun(kind, job, options, recording, waitMs) {
       if (shuttingDown || !isSmall(kind, job)) return undefined;
       const slot = slots.idle();
       if (!slot) return undefined;
       const watched = !unwatched(kind, job, waitMs);
       const handed =
         kind === 'run'
-          ? handOff(settings.runs, runHandler, job as RunJob, options, submit as Runs['submit'], slot, watched)
-          : handOff(subs, judging, job as Submission, options, submit as Submissions['submit'], slot, watched);
+          ? handOff(settings.runs, runHandler, job as RunJob, options, recording as Runs, slot, watched)
+          : handOff(subs, judging, job as Submission, options, recording as Submissions, slot, watched);
       // (the kind picks the store, and so the view: TypeScript cannot follow the generic)
       return handed as Handed<FastKinds[typeof kind]['view']>;
     },

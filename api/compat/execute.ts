@@ -3,7 +3,7 @@
 // judge as every submission; then the one test's result.
 import { type Submission } from '../../judge/schema.js';
 import { type SubmissionView } from '../../queue/schema.js';
-import { type Tenant } from '../auth.js';
+import { admission, type Tenant } from '../auth.js';
 import { type ApiContext } from '../context.js';
 import { submitAndWait } from '../jobs.js';
 
@@ -15,8 +15,9 @@ export function executionSubmission(run: Omit<Submission, 'tests' | 'checker' | 
   return { ...rest, tests: [{ name: 'run', stdin: withFinalNewline(stdin), expected: '' }], checker: { kind: 'none' }, keepOutput: true };
 }
 
-// Submits and waits for the result (undefined when it did not finish in time).
+// Submits and waits for the result (undefined when it did not finish in time);
+// NotAdmitted past the tenant's cap on active jobs.
 export async function execute(ctx: ApiContext, who: Tenant, submission: Submission): Promise<SubmissionView | undefined> {
-  const { view } = await submitAndWait(ctx, { kind: 'submission', store: ctx.subs, job: submission, options: { tenant: who.name } }, Math.max(ctx.config.waitMs, 60_000));
+  const { view } = await submitAndWait(ctx, { kind: 'submission', store: ctx.subs, job: submission, options: { tenant: who.name, ...admission(who, true) } }, Math.max(ctx.config.waitMs, 60_000));
   return view?.status === 'done' ? view : undefined;
 }

@@ -9,9 +9,10 @@ import { type OpenAPIHono } from '@hono/zod-openapi';
 import { type Context } from 'hono';
 import { z } from 'zod';
 import { type SubmissionView } from '../../queue/schema.js';
+import { NotAdmitted } from '../../queue/submissions.js';
 import { entryPoint, loadLanguages } from '../../profiles/languages.js';
 import { sha256 } from '../../store/content.js';
-import { checkRate, countInWindow, type Tenant, tenantOf } from '../auth.js';
+import { checkRate, countIn, rateWindow, type Tenant, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { execute, executionSubmission } from './execute.js';
@@ -239,10 +240,12 @@ export function jobeRoutes(app: OpenAPIHono, ctx: ApiContext): void {
         body = undefined;
       }
       const { submission, javaMismatch } = await prepareRun(ctx, who, body);
-      if (who.runsPerHour) await countInWindow(ctx.redis, who, 'jobe-runs', 3_600, who.runsPerHour, 'runs an hour');
+      if (who.runsPerHour) await countIn(ctx.redis, rateWindow(who, 'jobe-runs', 3_600, who.runsPerHour, 'runs an hour'));
       if (javaMismatch) return c.json({ run_id: null, outcome: OUTCOME.compileError, cmpinfo: javaMismatch, stdout: '', stderr: '' });
-      if ((await ctx.subs.activeCount(who.name)) >= who.maxActive) return c.json(overloaded);
-      const view = await execute(ctx, who, submission);
+      const view = await execute(ctx, who, submission).catch((error: unknown) => {
+        if (error instanceof NotAdmitted) return undefined;
+        throw error;
+      });
       if (!view) return c.json(overloaded);
       return c.json({ run_id: view.id, ...outcomeOf(view) });
     }),

@@ -10,7 +10,7 @@ import { loadLanguages } from '../../profiles/languages.js';
 import { type SubmissionView } from '../../queue/schema.js';
 import { type StoredSubmission, toView } from '../../queue/submissions.js';
 import { submitAndWait } from '../jobs.js';
-import { checkRate, type Tenant, tenantOf } from '../auth.js';
+import { admission, checkRate, type Tenant, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
 import { COMPAT_LANGUAGES } from './languages.js';
 
@@ -214,7 +214,7 @@ async function accept(ctx: ApiContext, who: Tenant, body: unknown, base64: boole
     throw new Judge0Invalid(Object.fromEntries(parsed.error.issues.map((issue) => [issue.path.join('.') || 'body', [issue.message]])));
   }
   const { callbackUrl, ...submission } = toSubmission(parsed.data, base64);
-  const options = { tenant: who.name, ...(callbackUrl ? { callbackUrl } : {}) };
+  const options = { tenant: who.name, ...admission(who, true), ...(callbackUrl ? { callbackUrl } : {}) };
   if (!wait) return (await ctx.subs.submit(submission, options)).id;
   return (await submitAndWait(ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, ctx.config.waitMs)).id;
 }

@@ -196,6 +196,23 @@ describe('service tenants (API keys, open mode off)', () => {
       assert.equal((await waitForView(base, last, isFinal, 20_000, small)).verdict, 'AC');
     });
 
+    // The cap is checked where the record is written, in one step: requests
+    // that arrive together cannot all see the last place free.
+    it('concurrent submissions and runs at a cap of 1: exactly one is admitted, the others get 429 TOO_MANY_ACTIVE', async () => {
+      const posts = Array.from({ length: 8 }, (_, i) =>
+        i % 2 === 0
+          ? call(base, 'POST', '/v1/submissions', { body: { ...sleeper(2), limits: within.limits }, headers: small })
+          : call(base, 'POST', '/v1/runs', { body: { argv: ['/bin/sleep', '2'], limits: { wallMs: 2_000 } }, headers: small }),
+      );
+      const replies = await Promise.all(posts);
+      const admitted = replies.filter((reply) => reply.status === 202);
+      assert.equal(admitted.length, 1, replies.map(describeReply).join('\n'));
+      for (const reply of replies) if (reply.status !== 202) assertError(reply, 429, 'TOO_MANY_ACTIVE');
+      const { id } = admitted[0]!.json as { id: string };
+      const path = replies.indexOf(admitted[0]!) % 2 === 0 ? 'submissions' : 'runs';
+      assert.equal(asView(await call(base, 'DELETE', `/v1/${path}/${id}`, { headers: small })).status, 'cancelled');
+    });
+
     // BUG: checkCeilings counts request.tests only; a stored test set of any size
     // passes the tests ceiling.
     it('the tests ceiling holds for a stored test set too', async () => {

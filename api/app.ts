@@ -1,12 +1,12 @@
 // The Hono app: /v1 routes, ops routes (health, readiness, metrics, OpenAPI and
 // its docs page), a body limit, and one error shape for everything.
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { z } from 'zod';
 import { metrics, registry } from '../queue/metrics.js';
 import { NotAdmitted } from '../queue/submissions.js';
 import { SandboxError } from '../sandbox/errors.js';
+import { requestBody } from './body.js';
 import { type ApiContext } from './context.js';
 import { ApiError, fromEngine } from './errors.js';
 import { jobeRoutes } from './compat/jobe.js';
@@ -57,10 +57,9 @@ export function createApp(ctx: ApiContext): OpenAPIHono {
   });
   app.use(
     '*',
-    bodyLimit({
-      maxSize: ctx.config.bodyMaxBytes,
-      onError: (c) => c.json({ error: { code: 'BODY_TOO_LARGE', message: `bodies are at most ${ctx.config.bodyMaxBytes} bytes` } }, 413),
-    }),
+    requestBody(ctx.config.bodyMaxBytes, (c) =>
+      c.json({ error: { code: 'BODY_TOO_LARGE', message: `bodies are at most ${ctx.config.bodyMaxBytes} bytes` } }, 413),
+    ),
   );
 
   app.onError((error, c) => {

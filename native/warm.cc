@@ -306,8 +306,10 @@ void launch(const JobSpec& spec, Done done) {
     }
     handoff->spec = &spec;
     handoff->done = std::move(done);
-    handoff->changed.notify_one();
   }
+  // Told once the lock is free: woken under it, the sandbox's thread would
+  // block again at once on the mutex, and be woken a second time.
+  handoff->changed.notify_one();
 }
 
 void release() {

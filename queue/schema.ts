@@ -30,7 +30,11 @@ export const RecentSubmission = z.object({
 });
 export type RecentSubmission = z.infer<typeof RecentSubmission>;
 
-export const SubmissionJob = z.object({ id: z.string().min(16).max(64) });
+export const SubmissionJob = z.object({
+  id: z.string().min(16).max(64),
+  // held by the fast path (queue/local.ts): the worker running it meanwhile
+  heldBy: z.string().optional(),
+});
 export type SubmissionJob = z.infer<typeof SubmissionJob>;
 
 export const WebhookJob = z.object({ id: z.string(), url: z.string().url(), body: z.string() });

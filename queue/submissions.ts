@@ -49,9 +49,9 @@ export interface SubmitOptions {
   // window to count this one in.
   maxActive?: number;
   rate?: RateWindow;
-  // the fast path (queue/local.ts): the id its slot runs, and how long the job
-  // is held (delayed) before any worker may take it
-  held?: { id: string; delayMs: number };
+  // the fast path (queue/local.ts): the id its slot runs, how long the job is
+  // held (delayed) before any worker may take it, and the worker running it
+  held?: { id: string; delayMs: number; by: string };
 }
 
 // `submission`: what was submitted (a Submission, or a run's job)
@@ -303,7 +303,7 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
   const enqueue = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
     queue.add(
       kind.jobName,
-      { id },
+      { id, ...(options.held ? { heldBy: options.held.by } : {}) },
       {
         jobId: id,
         ...(options.priority !== undefined ? { priority: options.priority } : {}),

@@ -124,6 +124,7 @@ export function startWorker(
   // parent-death signal), their work dirs with their mount namespaces, and their
   // slot numbers with their flocks.
   probe();
+  const name = workerName(settings.slots);
   const running = new Map<string, AbortController>();
   const slots = slotPool(settings.slots, settings.pinCpus);
   // fast-path jobs in hand, by id: settled once their result is stored and
@@ -307,7 +308,7 @@ export function startWorker(
     watched: boolean,
   ): Handed<V> {
     const id = newId();
-    const how = { ...options, held: { id, delayMs: HOLD_MS } };
+    const how = { ...options, held: { id, delayMs: HOLD_MS, by: name } };
     const admitted = recording.admit(job, how);
     const queued = admitted.then((first) => (first.duplicate ? undefined : recording.enqueue(id, how)));
     const stored: Stored<S, R> = {
@@ -348,7 +349,7 @@ export function startWorker(
   const worker = new Worker(
     QUEUE_SUBMISSIONS,
     (job, token) => (job.name === 'run' ? handle(job, token, settings.runs, runHandler) : handle(job, token, subs, judging)),
-    { connection, name: workerName(settings.slots), concurrency: settings.slots, lockDuration: LOCK_MS, stalledInterval: STALLED_CHECK_MS, maxStalledCount: 3 },
+    { connection, name, concurrency: settings.slots, lockDuration: LOCK_MS, stalledInterval: STALLED_CHECK_MS, maxStalledCount: 3 },
   );
   worker.on('error', (error) => log.error({ err: error }, 'worker error'));
 

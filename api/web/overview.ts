@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
-import { type RecentSubmission } from '../../queue/schema.js';
+import { type RecentSubmission, SubmissionJob } from '../../queue/schema.js';
 import { type Submissions } from '../../queue/submissions.js';
 import { listWorkers, type WorkerInfo } from '../../queue/workers.js';
 import { type DoctorReport, doctorReport, healthy } from '../../sandbox/doctor.js';
@@ -112,12 +112,14 @@ async function jobRows(subs: Submissions): Promise<JobRow[]> {
     for (const job of await subs.queue.getJobs([state], 0, JOBS_PER_STATE - 1)) {
       if (!job?.id) continue;
       const summary = await subs.summary(job.id);
+      // a job held by the fast path is running, on the worker that holds it
+      const heldBy = state === 'delayed' ? SubmissionJob.safeParse(job.data).data?.heldBy : undefined;
       rows.push({
         id: job.id,
-        state,
+        state: heldBy ? 'active' : state,
         language: summary?.language ?? null,
         tenant: summary?.tenant ?? null,
-        processedBy: job.processedBy ?? null,
+        processedBy: job.processedBy ?? heldBy ?? null,
         attemptsMade: job.attemptsMade,
         ageSeconds: Math.round((Date.now() - job.timestamp) / 1000),
       });

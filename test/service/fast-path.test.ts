@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { listWorkers } from '../../queue/workers.js';
 import { uniqueToken } from '../helpers/fixtures.js';
 import { isAlive } from '../helpers/host.js';
 import {
@@ -42,6 +44,7 @@ const QUEUE = 'bull:cellblock-submissions';
 describe('service: the fast path (a sync request straight to an idle slot of serve\'s worker)', () => {
   let redis: TestRedis;
   let inspect: Redis;
+  let queue: Queue;
   let server: Service;
   let base: string;
   let receiver: Receiver;
@@ -77,6 +80,7 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
     dir = tempDir();
     redis = await startRedis(dir);
     inspect = new Redis({ path: redis.socket });
+    queue = new Queue('cellblock-submissions', { connection: inspect });
     receiver = new Receiver();
     await receiver.listen();
     server = await startHttp('serve', ['--workers', '2'], env());
@@ -84,6 +88,7 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
   });
 
   after(async () => {
+    await queue?.close();
     inspect?.disconnect();
     await receiver?.close();
     await stopAll();
@@ -95,6 +100,9 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
     const id = await heldJob();
     assert.equal(await inspect.hget(`cellblock:run:${id}`, 'status'), 'running');
     assert.ok(await eventuallyTrue(() => sandboxPidsBelow(server.pid).length > 0, 10_000), 'the run is not in serve\'s own slot');
+    // the dashboard counts the slot busy, on serve's worker
+    const workers = await listWorkers(queue);
+    assert.deepEqual(workers.map((worker) => [worker.pid, worker.busy]), [[server.pid, 1]], JSON.stringify(workers));
     const reply = await answering;
     assert.equal(reply.status, 200, describeReply(reply));
     const answered = reply.json as RunView;

@@ -84,6 +84,8 @@ function slotPool(count: number, pin: boolean) {
   };
 }
 
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 // A failure on our side the submission cannot be blamed for, after retries.
 const internalError = (message: string): SubmissionResult => ({
   verdict: 'IE',
@@ -287,7 +289,7 @@ export function startWorker(
         if (stood) answer(store.viewOf({ ...stored, status: 'done', result }));
         // final now, whoever's result stood: the held job has nothing left to
         // do. Removed once the answer is on its way, not before it.
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         await held.remove().catch(() => undefined);
         return;
       }
@@ -310,7 +312,8 @@ export function startWorker(
     const id = newId();
     const how = { ...options, held: { id, delayMs: HOLD_MS, by: name } };
     const admitted = recording.admit(job, how);
-    const queued = admitted.then((first) => (first.duplicate ? undefined : recording.enqueue(id, how)));
+    // queued on the loop's next turn: the run, started once admitted, goes first
+    const queued = admitted.then((first) => (first.duplicate ? undefined : nextTurn().then(() => recording.enqueue(id, how))));
     const stored: Stored<S, R> = {
       id,
       tenant: options.tenant,

@@ -109,6 +109,18 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[2])
 return {'admitted'}`;
 
+// A job admitted but not queued (BullMQ's add failed) is withdrawn, so that
+// nothing is left to wait for a worker that will never come: its record, its
+// place under the cap, and its idempotency key (a retry must not be answered
+// with it). KEYS: record, active count, idempotency key ('' for none). ARGV: id.
+const WITHDRAW = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('DECR', KEYS[2])
+if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1`;
+
 // Why a job was not admitted: its tenant's rate window is full, or its cap on
 // active jobs is reached. The API answers 429.
 export class NotAdmitted extends Error {
@@ -299,8 +311,16 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
 
   // The job on the queue, once its record is there: a worker that takes it
   // finds the record. A held one is delayed: no worker takes it while the
-  // fast path runs it.
+  // fast path runs it. Not queued, it is withdrawn (WITHDRAW) as far as Redis
+  // can be reached, and the caller answers with the error: nothing was accepted.
   const enqueue = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
+    add(id, options).catch(async (error: unknown) => {
+      const idempotencyKey = options.idempotencyKey ? key.idempotency(options.tenant, options.idempotencyKey) : '';
+      await redis.eval(WITHDRAW, 3, recordKey(id), key.active(options.tenant), idempotencyKey, id).catch(() => undefined);
+      throw error;
+    });
+
+  const add = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
     queue.add(
       kind.jobName,
       { id, ...(options.held ? { heldBy: options.held.by } : {}) },

@@ -199,7 +199,7 @@ int child_init_main(void* arg) {
     (void)ignored;
     // The namespaces stay as they are (files may be collected) until the
     // supervisor's word; a sandbox that cannot be made as new is not reused.
-    if (!next_run_wanted(plan) || !reset_for_next_run(empty)) break;
+    if (!next_run_wanted(plan) || !reset_for_next_run(plan, empty)) break;
   }
   // What is left is teardown: it must not delay anyone's run.
   priority::background_for_good();

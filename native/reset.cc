@@ -3,7 +3,8 @@
 // - the work dir's and /tmp's own mode, times and inode flags: put back here;
 // - files in the work dir and /tmp: removed here, and the tmpfs must then hold
 //   exactly what it held when built (a file kept open by a socket in flight, say,
-//   still takes room: the sandbox is then not reused);
+//   still takes room: the sandbox is then not reused); read-only paths bound
+//   under /tmp stay, and must be found where they were bound;
 // - unix sockets kept alive in flight (an SCM_RIGHTS cycle), bound to an abstract
 //   name the next run could reach: any socket left in the namespace forbids reuse;
 // - SysV objects and message queues: the run's own IPC namespace took them along
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,23 +45,46 @@ struct LinuxDirent64 {
 
 bool is_dot(const char* name) { return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)); }
 
-bool empty_dir(int dir, dev_t dev, int depth);
+bool empty_dir(int dir, dev_t dev, int depth, bool& kept);
 
-// One entry of a directory being emptied. A directory on another device is a
-// mount point of the built root (a read-only path under /tmp): it stays.
-bool remove_entry(int dir, dev_t dev, const char* name, unsigned char type, int depth) {
-  if (type != DT_DIR && type != DT_UNKNOWN) return unlinkat(dir, name, 0) == 0;
-  int sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (sub < 0) return type == DT_UNKNOWN && unlinkat(dir, name, 0) == 0;
+// A read-only path under /tmp is a mount point of the built root: another
+// device. It stays, and so do the directories that lead to it once nothing
+// else is in them (the program cannot write in those: they are root's).
+bool on_other_device(int dir, const char* name, dev_t dev) {
   struct stat info;
-  bool mount_point = fstat(sub, &info) != 0 || info.st_dev != dev;
-  bool emptied = mount_point || (depth > 0 && empty_dir(sub, dev, depth - 1));
-  close(sub);
-  return mount_point || (emptied && unlinkat(dir, name, AT_REMOVEDIR) == 0);
+  return fstatat(dir, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_dev != dev;
 }
 
-// Removes everything in `dir` but mount points; false when something else is left.
-bool empty_dir(int dir, dev_t dev, int depth) {
+// (A file bound there cannot be unlinked: EBUSY, or EACCES in the read-only
+// directory made for it. Nothing the program made is on another device.)
+bool remove_file(int dir, dev_t dev, const char* name, bool& kept) {
+  if (unlinkat(dir, name, 0) == 0) return true;
+  if (!on_other_device(dir, name, dev)) return false;
+  kept = true;
+  return true;
+}
+
+// One entry of a directory being emptied; `kept`: a mount point stayed in it.
+bool remove_entry(int dir, dev_t dev, const char* name, unsigned char type, int depth, bool& kept) {
+  if (type != DT_DIR && type != DT_UNKNOWN) return remove_file(dir, dev, name, kept);
+  int sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (sub < 0) return type == DT_UNKNOWN && remove_file(dir, dev, name, kept);
+  struct stat info;
+  bool mount_point = fstat(sub, &info) != 0 || info.st_dev != dev;
+  bool below = false;
+  bool emptied = mount_point || (depth > 0 && empty_dir(sub, dev, depth - 1, below));
+  close(sub);
+  if (!emptied) return false;
+  if (mount_point || below) {
+    kept = true;
+    return true;
+  }
+  return unlinkat(dir, name, AT_REMOVEDIR) == 0;
+}
+
+// Removes everything in `dir` but mount points (and the way to them); false
+// when something else is left.
+bool empty_dir(int dir, dev_t dev, int depth, bool& kept) {
   char buf[2048];
   for (;;) {
     long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
@@ -68,7 +93,7 @@ bool empty_dir(int dir, dev_t dev, int depth) {
     for (long offset = 0; offset < got;) {
       auto* entry = reinterpret_cast<LinuxDirent64*>(buf + offset);
       offset += entry->d_reclen;
-      if (!is_dot(entry->d_name) && !remove_entry(dir, dev, entry->d_name, entry->d_type, depth)) return false;
+      if (!is_dot(entry->d_name) && !remove_entry(dir, dev, entry->d_name, entry->d_type, depth, kept)) return false;
     }
   }
 }
@@ -84,7 +109,8 @@ bool empty_path(const char* path, mode_t mode) {
   struct stat info;
   const struct timespec now[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
   int no_flags = 0;
-  bool emptied = fstat(dir, &info) == 0 && empty_dir(dir, info.st_dev, kMaxDepth) && fchmod(dir, mode) == 0 &&
+  bool kept = false;
+  bool emptied = fstat(dir, &info) == 0 && empty_dir(dir, info.st_dev, kMaxDepth, kept) && fchmod(dir, mode) == 0 &&
                  futimens(dir, now) == 0 && (ioctl(dir, FS_IOC_SETFLAGS, &no_flags) == 0 || errno == ENOTTY) &&
                  flistxattr(dir, nullptr, 0) == 0;
   close(dir);
@@ -104,6 +130,18 @@ bool no_unix_sockets() {
   return got > 0 && lines == 1;
 }
 
+// The program owns /tmp: it may have moved the directories that lead to a
+// read-only path bound under it. Each must be found where it was bound, the
+// host's file itself (a bind shows the host's device and inode).
+bool read_only_paths_in_place(const Plan& plan) {
+  for (const HostPathId& id : plan.read_only_ids) {
+    if (strncmp(id.path.c_str(), "/tmp/", 5) != 0) continue;
+    struct stat info;
+    if (lstat(id.path.c_str(), &info) != 0 || info.st_dev != id.dev || info.st_ino != id.ino) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 WorkDirUsage work_dir_usage() {
@@ -112,8 +150,9 @@ WorkDirUsage work_dir_usage() {
   return {info.f_files - info.f_ffree, info.f_blocks - info.f_bfree};
 }
 
-bool reset_for_next_run(const WorkDirUsage& empty) {
+bool reset_for_next_run(const Plan& plan, const WorkDirUsage& empty) {
   if (!empty_path(kWorkDir, kWorkDirMode) || !empty_path("/tmp", kTmpMode) || !no_unix_sockets()) return false;
+  if (!read_only_paths_in_place(plan)) return false;
   WorkDirUsage now = work_dir_usage();
   return now.inodes == empty.inodes && now.blocks == empty.blocks;
 }

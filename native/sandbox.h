@@ -164,7 +164,7 @@ struct WorkDirUsage {
 WorkDirUsage work_dir_usage();
 // By init between runs: empties the work dir and /tmp and checks that nothing of
 // the run is left (files, unix sockets). False: the sandbox is not fit to reuse.
-bool reset_for_next_run(const WorkDirUsage& empty);
+bool reset_for_next_run(const Plan& plan, const WorkDirUsage& empty);
 
 // Small async-signal-safe string helpers for building paths and messages.
 char* str_append(char* dst, const char* end, const char* src);

@@ -5,7 +5,9 @@
 // of them behind, then the next of the same shape looks for every one.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { releaseWarmSandboxes, run, sandboxPoolStats } from '../../sandbox/run.js';
 import type { RunSpec } from '../../sandbox/schema.js';
 import { PYTHON } from '../helpers/fixtures.js';
@@ -122,6 +124,40 @@ describe('between runs', () => {
     };
     assert.equal(stats(true).reuses, 0, 'a sandbox was reset for another run');
     assert.ok(stats(false).reuses > 0, 'control: without the setting, sandboxes are reused');
+  });
+
+  describe('a read-only path bound under /tmp', () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync('/tmp/cb-ro-under-tmp-');
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'data', 'f'), 'bound\n');
+      writeFileSync(join(dir, 'file'), 'bound too\n');
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    // Each run reads the bound files, lists /tmp, leaves a file there and, in
+    // `moving`, renames the directory that leads to the binds (the program owns
+    // /tmp, so it can): the next run must find them where they were bound.
+    const looking = (moving: boolean): RunSpec => ({
+      argv: ['/bin/sh', '-c', `cat ${dir}/data/f ${dir}/file; ls /tmp; touch /tmp/left${moving ? `; mv ${dir} /tmp/moved` : ''}`],
+      readOnly: [join(dir, 'data'), join(dir, 'file')],
+    });
+    const sawTheBuiltLayout = (result: Awaited<ReturnType<typeof run>>, index: number) => {
+      assert.equal(result.status, 'ok', `run ${index}: ${result.stderr}`);
+      assert.equal(result.stdout, `bound\nbound too\n${basename(dir)}\n`, `run ${index} saw another's /tmp`);
+    };
+
+    it('is kept by the reset: the sandbox serves the next run, which finds /tmp as built', async () => {
+      const before = sandboxPoolStats();
+      for (let i = 0; i < 6; i++) sawTheBuiltLayout(await run(looking(false)), i);
+      const reused = sandboxPoolStats().reuses - before.reuses;
+      assert.ok(reused >= 3, `only ${reused} of 6 runs were given a sandbox reset after another run`);
+    });
+
+    it('moved by a run, leaves that run\'s sandbox unfit for another: the next finds it where it was bound', async () => {
+      for (let i = 0; i < 8; i++) sawTheBuiltLayout(await run(looking(true)), i);
+    });
   });
 
   it('a run that leaves what cannot be reset (an extended attribute, a socket in flight) leaves it to no one', async () => {

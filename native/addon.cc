@@ -24,17 +24,20 @@ namespace cb {
 
 namespace {
 
+// Each field is read with one Get (absent: undefined): every lookup by name
+// makes V8 find the name in its string table, the most of a launch's parsing.
 std::vector<std::string> string_array(const Napi::Object& obj, const char* key) {
   std::vector<std::string> out;
-  if (!obj.Has(key)) return out;
-  Napi::Array array = obj.Get(key).As<Napi::Array>();
+  Napi::Value value = obj.Get(key);
+  if (!value.IsArray()) return out;
+  Napi::Array array = value.As<Napi::Array>();
   for (uint32_t i = 0; i < array.Length(); i++) out.push_back(array.Get(i).As<Napi::String>().Utf8Value());
   return out;
 }
 
 uint64_t number(const Napi::Object& obj, const char* key, uint64_t fallback) {
-  if (!obj.Has(key) || !obj.Get(key).IsNumber()) return fallback;
-  return static_cast<uint64_t>(obj.Get(key).As<Napi::Number>().DoubleValue());
+  Napi::Value value = obj.Get(key);
+  return value.IsNumber() ? static_cast<uint64_t>(value.As<Napi::Number>().DoubleValue()) : fallback;
 }
 
 std::string string(const Napi::Object& obj, const char* key);
@@ -45,7 +48,8 @@ uint64_t word(const Napi::Object& obj, const char* key) {
 }
 
 std::string string(const Napi::Object& obj, const char* key) {
-  return obj.Has(key) && obj.Get(key).IsString() ? obj.Get(key).As<Napi::String>().Utf8Value() : "";
+  Napi::Value value = obj.Get(key);
+  return value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
 }
 
 // Bytes may come as a Buffer (binary files, stdin) or a string.
@@ -86,15 +90,17 @@ seccomp::Policy parse_policy(const Napi::Object& obj) {
 }
 
 void parse_copies(const Napi::Object& obj, JobSpec& spec) {
-  if (!obj.Has("copies")) return;
-  Napi::Array copies = obj.Get("copies").As<Napi::Array>();
+  Napi::Value given = obj.Get("copies");
+  if (!given.IsArray()) return;
+  Napi::Array copies = given.As<Napi::Array>();
   for (uint32_t i = 0; i < copies.Length(); i++) {
     Napi::Object c = copies.Get(i).As<Napi::Object>();
     CopySpec copy;
     copy.dest = string(c, "dest");
     copy.mode = static_cast<uint32_t>(number(c, "mode", 0644));
-    copy.from_memory = c.Has("content");
-    if (copy.from_memory) copy.content = bytes(c.Get("content"));
+    Napi::Value content = c.Get("content");
+    copy.from_memory = !content.IsUndefined();
+    if (copy.from_memory) copy.content = bytes(content);
     else copy.source = string(c, "source");
     spec.copies.push_back(copy);
   }
@@ -109,21 +115,23 @@ JobSpec parse_spec(const Napi::Object& obj) {
   parse_copies(obj, spec);
   // Pipe ends to another sandbox: duplicated now, on the JS thread, so the
   // caller may close its own as soon as launch() returns.
-  if (obj.Has("stdinFd")) {
+  Napi::Value stdin_fd = obj.Get("stdinFd"), stdin_file = obj.Get("stdinFile"), stdin_data = obj.Get("stdinData");
+  if (stdin_fd.IsNumber()) {
     spec.stdin_kind = StdinKind::Fd;
-    spec.stdin_fd = fcntl(static_cast<int>(number(obj, "stdinFd", 0)), F_DUPFD_CLOEXEC, 3);
-  } else if (obj.Has("stdinFile")) {
+    spec.stdin_fd = fcntl(stdin_fd.As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
+  } else if (stdin_file.IsString()) {
     spec.stdin_kind = StdinKind::File;
-    spec.stdin_path = string(obj, "stdinFile");
-  } else if (obj.Has("stdinData")) {
+    spec.stdin_path = stdin_file.As<Napi::String>().Utf8Value();
+  } else if (!stdin_data.IsUndefined()) {
     spec.stdin_kind = StdinKind::Data;
-    spec.stdin_data = bytes(obj.Get("stdinData"));
+    spec.stdin_data = bytes(stdin_data);
   }
-  if (obj.Has("stdoutFd")) {
+  Napi::Value stdout_fd = obj.Get("stdoutFd");
+  if (stdout_fd.IsNumber()) {
     spec.stdout_given = true;
-    spec.stdout_fd = fcntl(static_cast<int>(number(obj, "stdoutFd", 0)), F_DUPFD_CLOEXEC, 3);
+    spec.stdout_fd = fcntl(stdout_fd.As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 3);
   }
-  spec.truncate_output = obj.Has("truncateOutput") && obj.Get("truncateOutput").ToBoolean().Value();
+  spec.truncate_output = obj.Get("truncateOutput").ToBoolean().Value();
   spec.collect = string_array(obj, "collect");
   spec.collect_bytes = number(obj, "collectBytes", spec.collect_bytes);
   spec.collect_files = number(obj, "collectFiles", spec.collect_files);

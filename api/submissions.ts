@@ -101,10 +101,14 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
     async (c) => {
-      // counted in its rate when admitted, in the same round trip
-      const tenant = tenantOf(ctx.config, (name) => c.req.header(name));
+      // counted in its rate when admitted, in the same round trip; one naming a
+      // stored test set before it is read
+      const given = c.req.valid('json');
+      const counted = given.testSet !== undefined;
+      const header = (name: string) => c.req.header(name);
+      const tenant = counted ? await tenantFor(ctx, header) : tenantOf(ctx.config, header);
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
-      const { submission, options } = await checked(ctx, tenant, c.req.valid('json'), false, idempotencyKey);
+      const { submission, options } = await checked(ctx, tenant, given, counted, idempotencyKey);
       return submitAndAnswer(c, ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, c.req.valid('query').wait === 'true');
     },
   );

@@ -109,6 +109,18 @@ redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('INCR', KEYS[2])
 return {'admitted'}`;
 
+// Undoes an admission whose job could not be queued: the record (unless it
+// has ended already: a cancel decremented the count), its place under the cap
+// and its idempotency key (if it still names this job).
+// KEYS: record, active count, idempotency key ('' for none). ARGV: id.
+const UNADMIT = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('DECR', KEYS[2])
+if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1`;
+
 // Why a job was not admitted: its tenant's rate window is full, or its cap on
 // active jobs is reached. The API answers 429.
 export class NotAdmitted extends Error {
@@ -299,22 +311,32 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
 
   // The job on the queue, once its record is there: a worker that takes it
   // finds the record. A held one is delayed: no worker takes it while the
-  // fast path runs it.
-  const enqueue = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
-    queue.add(
-      kind.jobName,
-      { id },
-      {
-        jobId: id,
-        ...(options.priority !== undefined ? { priority: options.priority } : {}),
-        ...(options.held ? { delay: options.held.delayMs } : {}),
-        // internal failures are retried; a submission's own failure is a result
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 1_000 },
-        removeOnComplete: true,
-        removeOnFail: { age: resultTtlSeconds },
-      },
-    );
+  // fast path runs it. A job that cannot be queued (Redis failing between the
+  // two steps) has its admission undone, as far as Redis answers: else its
+  // record would wait for no job, holding a place under the tenant's cap for
+  // good, and its idempotency key would answer retries with it.
+  async function enqueue(id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> {
+    try {
+      return await queue.add(
+        kind.jobName,
+        { id },
+        {
+          jobId: id,
+          ...(options.priority !== undefined ? { priority: options.priority } : {}),
+          ...(options.held ? { delay: options.held.delayMs } : {}),
+          // internal failures are retried; a submission's own failure is a result
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 1_000 },
+          removeOnComplete: true,
+          removeOnFail: { age: resultTtlSeconds },
+        },
+      );
+    } catch (error) {
+      const idempotency = options.idempotencyKey ? key.idempotency(options.tenant, options.idempotencyKey) : '';
+      await redis.eval(UNADMIT, 3, recordKey(id), key.active(options.tenant), idempotency, id).catch(() => undefined);
+      throw error;
+    }
+  }
 
   return {
     queue,

@@ -150,10 +150,10 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
   });
 
   describe('admission under concurrency', () => {
-    it(`12 concurrent runs (sync and async) against a rate of ${RATE} a minute: ${RATE} admitted, the rest 429 RATE_LIMITED leaving nothing behind`, async () => {
+    it(`12 concurrent runs (sync and async) against a rate of ${RATE} a minute: ${RATE} admitted and run, the rest 429 RATE_LIMITED, never started, leaving nothing behind`, async () => {
       await freshMinute();
       const headers = bearer(KEYS.rated);
-      const jobsBefore = await jobCount();
+      const [jobsBefore, started] = [await jobCount(), await runsStarted()];
       const replies = await Promise.all(
         Array.from({ length: 12 }, (_, i) => call(base, 'POST', `/v1/runs${i % 2 === 0 ? '?wait=true' : ''}`, { body: { argv: ['/bin/true'] }, headers })),
       );
@@ -162,6 +162,12 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
       for (const reply of replies) if (!admitted.includes(reply)) assertError(reply, 429, 'RATE_LIMITED');
       assert.deepEqual((await recordsOf('rated')).sort(), admitted.map((reply) => `cellblock:run:${(reply.json as RunView).id}`).sort());
       assert.ok(await settlesAt('rated', 0), `active count: ${await active('rated')}`);
+      assert.equal((await runsStarted()) - started, RATE, 'runs started, the refused ones included');
+      // the window full and the slots idle: a refused sync run is not started
+      for (const reply of await Promise.all([1, 2].map(() => call(base, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/true'] }, headers })))) {
+        assertError(reply, 429, 'RATE_LIMITED');
+      }
+      assert.equal((await runsStarted()) - started, RATE, 'a refused run was started');
       assert.ok(await eventuallyAsync(async () => (await jobCount()) === jobsBefore, 10_000), 'jobs left in the queue');
     });
 

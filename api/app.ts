@@ -8,7 +8,7 @@ import { NotAdmitted } from '../queue/submissions.js';
 import { SandboxError } from '../sandbox/errors.js';
 import { requestBody } from './body.js';
 import { type ApiContext } from './context.js';
-import { ApiError, fromEngine } from './errors.js';
+import { ApiError, fromEngine, notAdmitted } from './errors.js';
 import { jobeRoutes } from './compat/jobe.js';
 import { judge0Routes } from './compat/judge0.js';
 import { pistonRoutes } from './compat/piston.js';
@@ -27,9 +27,7 @@ function errorResponse(error: unknown): { status: number; body: { error: { code:
     return { status: error.status, body: { error: { code: error.code, message: error.message } }, ...(error.retryAfter ? { retryAfter: error.retryAfter } : {}) };
   }
   if (error instanceof SandboxError) return errorResponse(fromEngine(error.code, error.message));
-  if (error instanceof NotAdmitted) {
-    return errorResponse(new ApiError(error.reason === 'rate' ? 'RATE_LIMITED' : 'TOO_MANY_ACTIVE', error.message, error.retryAfter));
-  }
+  if (error instanceof NotAdmitted) return errorResponse(notAdmitted(error));
   if (error instanceof HTTPException && error.status === 400) {
     return errorResponse(new ApiError('INVALID_JSON', 'the body is not valid JSON'));
   }

@@ -1,6 +1,7 @@
 // Every error the API returns: a stable code, an HTTP status and a message, as
 // {"error": {"code", "message"}}. Client mistakes are 4xx, never 5xx.
 import { z } from 'zod';
+import { type NotAdmitted } from '../queue/submissions.js';
 import { type ErrorCode } from '../sandbox/errors.js';
 
 export const ApiErrorCode = z.enum([
@@ -77,3 +78,7 @@ export function fromEngine(code: ErrorCode, message: string): ApiError {
   if (code === 'INVALID_SPEC') return new ApiError('INVALID_REQUEST', message);
   return new ApiError('INTERNAL', message);
 }
+
+// A job not admitted (queue/submissions.ts): 429, the code naming why.
+export const notAdmitted = (error: NotAdmitted): ApiError =>
+  new ApiError(error.reason === 'rate' ? 'RATE_LIMITED' : 'TOO_MANY_ACTIVE', error.message, error.retryAfter);

@@ -51,9 +51,14 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
     async (c) => {
-      // counted in its rate when admitted, in the same round trip
-      const tenant = tenantOf(ctx.config, (name) => c.req.header(name));
       const { callbackUrl, priority, ...request } = c.req.valid('json');
+      // A run that brings content has it stored (an archive unpacked) before it
+      // is admitted: such a request is counted in its rate first, so a tenant
+      // over its rate stores nothing. Others are counted when admitted, in the
+      // same round trip.
+      const counted = request.files.length > 0 || request.archive !== undefined || request.stdin !== undefined;
+      const header = (name: string) => c.req.header(name);
+      const tenant = counted ? await tenantFor(ctx, header) : tenantOf(ctx.config, header);
       const limits = limitsWithin(request.limits, tenant.runCeilings);
       const job = await prepareRun(ctx.store, ctx.images, { ...request, limits }, ctx.config.rootfs).catch((error: unknown) => {
         throw error instanceof RunInputError ? new ApiError(error.code, error.message) : error;
@@ -61,7 +66,7 @@ export function runRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
       const options = {
         tenant: tenant.name,
-        ...admission(tenant, false),
+        ...admission(tenant, counted),
         ...(callbackUrl ? { callbackUrl } : {}),
         ...(priority ? { priority } : {}),
         ...(idempotencyKey ? { idempotencyKey } : {}),

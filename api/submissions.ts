@@ -7,9 +7,10 @@ import { defaultWallMs } from '../judge/test-run.js';
 import { Submission, TestCase } from '../judge/schema.js';
 import { loadLanguages } from '../profiles/languages.js';
 import { SubmissionView } from '../queue/schema.js';
+import { NotAdmitted } from '../queue/submissions.js';
 import { admission, type Tenant, tenantFor, tenantOf } from './auth.js';
 import { type ApiContext } from './context.js';
-import { ApiError, ApiErrorBody } from './errors.js';
+import { ApiError, ApiErrorBody, notAdmitted } from './errors.js';
 import { errors, jobRoutes, submitAndAnswer } from './jobs.js';
 
 export const SubmissionRequest = z.intersection(
@@ -100,10 +101,14 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       },
     }),
     async (c) => {
-      // counted in its rate when admitted, in the same round trip
-      const tenant = tenantOf(ctx.config, (name) => c.req.header(name));
+      // counted in its rate when admitted, in the same round trip; one naming a
+      // stored test set before it is read
+      const given = c.req.valid('json');
+      const counted = given.testSet !== undefined;
+      const header = (name: string) => c.req.header(name);
+      const tenant = counted ? await tenantFor(ctx, header) : tenantOf(ctx.config, header);
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
-      const { submission, options } = await checked(ctx, tenant, c.req.valid('json'), false, idempotencyKey);
+      const { submission, options } = await checked(ctx, tenant, given, counted, idempotencyKey);
       return submitAndAnswer(c, ctx, { kind: 'submission', store: ctx.subs, job: submission, options }, c.req.valid('query').wait === 'true');
     },
   );
@@ -133,7 +138,9 @@ export function submissionRoutes(app: OpenAPIHono, ctx: ApiContext): void {
           if (!parsed.success) throw new ApiError('INVALID_REQUEST', z.prettifyError(parsed.error));
           const { id } = await accept(ctx, tenant, parsed.data);
           results.push({ id, status: 'queued' as const });
-        } catch (error) {
+        } catch (caught) {
+          // refused past the cap too: the ones admitted before it keep their ids
+          const error = caught instanceof NotAdmitted ? notAdmitted(caught) : caught;
           if (!(error instanceof ApiError)) throw error;
           results.push({ error: { code: error.code, message: error.message } });
         }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { type Submission, type TestResult } from '../../judge/schema.js';
 import { loadLanguages } from '../../profiles/languages.js';
 import { type SubmissionView } from '../../queue/schema.js';
-import { type StoredSubmission, toView } from '../../queue/submissions.js';
+import { NotAdmitted, type StoredSubmission, toView } from '../../queue/submissions.js';
 import { submitAndWait } from '../jobs.js';
 import { admission, checkRate, type Tenant, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
@@ -258,8 +258,10 @@ export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {
       try {
         out.push({ token: await accept(ctx, who, item, base64) });
       } catch (error) {
-        if (!(error instanceof Judge0Invalid)) throw error;
-        out.push(error.fields);
+        // past the cap: this one is refused, the ones admitted before it keep their tokens
+        if (error instanceof NotAdmitted) out.push({ error: error.message });
+        else if (error instanceof Judge0Invalid) out.push(error.fields);
+        else throw error;
       }
     }
     return c.json(out, 201);

@@ -8,19 +8,25 @@
 import { type IncomingMessage } from 'node:http';
 import { type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { ApiError } from './errors.js';
 
 type TooLarge = (c: Context) => Response;
 
 const WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
 
-// The whole body, or undefined once it passes `maxBytes` (the rest unread).
+// The whole body, or undefined once it passes `maxBytes` (the rest unread). A
+// client gone mid-body is its own mistake: 400, not an error of ours.
 async function readCapped(incoming: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of incoming) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) return undefined;
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of incoming) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) return undefined;
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    throw new ApiError('INVALID_REQUEST', 'the request body was cut short');
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
 }

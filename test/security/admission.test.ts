@@ -358,10 +358,12 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
       assert.equal((await call(base, 'GET', '/healthz')).status, 200);
     });
 
-    it('a client gone mid-body: the service lives and answers the next request', async () => {
+    it('a client gone mid-body: the service lives, answers the next request, and logs no error of its own', async () => {
+      const failuresBefore = server.stderr().split('request failed').length;
       await rawExchange(base, async (write) => write(raw(['POST /v1/runs HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Content-Length: 100000'], '{"argv"')), 300);
       const next = await call(base, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/sh', '-c', 'echo alive'] }, headers });
       assert.equal((next.json as RunView).result?.stdout, 'alive\n', describeReply(next));
+      assert.equal(server.stderr().split('request failed').length, failuresBefore, server.stderr().slice(-2_000));
     });
 
     it('a body on GET and DELETE, even over the limit, is ignored: the route answers', async () => {

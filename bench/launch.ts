@@ -44,8 +44,9 @@ const FULL: Settings = {
 const QUICK: Settings = { ...FULL, runs: 40, idleRuns: 6, cpuRuns: 4, memoryRuns: 2, judgeRuns: 2, overheadRuns: 2 };
 
 const BENCHMARKS_MD = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-// Sections of BENCHMARKS.md other tools write (the reliability scenarios'): kept as they are.
-const OTHER_SECTIONS = ['## Reliability'];
+// Sections of BENCHMARKS.md written by hand or by other tools (the analysis of
+// where the time goes, the reliability scenarios'): kept as they are.
+const OTHER_SECTIONS = ['## Where the time goes', '## Reliability'];
 
 function sectionsNotOurs(path: string): string {
   const text = existsSync(path) ? readFileSync(path, 'utf8') : '';

@@ -230,32 +230,9 @@ void unregister_cancel(Pending& pending) {
   close(pending.spec.cancel_fd);
 }
 
-void deliver(Napi::Env env, Napi::Function, void*, Delivery* delivery);
-using Tsfn = Napi::TypedThreadSafeFunction<void, Delivery, deliver>;
-
-// One thread-safe function per JS environment carries every run's deliveries:
-// made once rather than per run (each made and released its own uv handle). It
-// holds the event loop open only while runs are in flight.
-struct Deliveries {
-  Tsfn tsfn;
-  unsigned in_flight = 0;
-};
-
-Deliveries& deliveries(Napi::Env env) {
-  auto* data = env.GetInstanceData<Deliveries>();
-  if (data == nullptr) {
-    data = new Deliveries{Tsfn::New(env, "cellblock-run", 0, 1)};
-    data->tsfn.Unref(env);
-    env.SetInstanceData(data);
-  }
-  return *data;
-}
-
 void deliver(Napi::Env env, Napi::Function, void*, Delivery* delivery) {
   Pending* pending = delivery->pending;
   if (env != nullptr && delivery->stream == 0) {
-    Deliveries& shared = deliveries(env);
-    if (--shared.in_flight == 0) shared.tsfn.Unref(env);
     pending->deferred.Resolve(result_object(env, pending->result));
   } else if (env != nullptr) {
     pending->on_output.Call({Napi::String::New(env, delivery->stream == 1 ? "stdout" : "stderr"),
@@ -290,9 +267,8 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
                               static_cast<double>(number(spec, "cancelToken", 0)), {}};
   register_cancel(*pending);
   Napi::Promise promise = pending->deferred.Promise();
-  Deliveries& shared = deliveries(env);
-  if (shared.in_flight++ == 0) shared.tsfn.Ref(env);
-  Tsfn tsfn = shared.tsfn;
+  using Tsfn = Napi::TypedThreadSafeFunction<void, Delivery, deliver>;
+  Tsfn tsfn = Tsfn::New(env, "cellblock-run", 0, 1);
   Napi::Value on_output = spec.Get("onOutput");
   if (on_output.IsFunction()) {
     pending->on_output = Napi::Persistent(on_output.As<Napi::Function>());
@@ -304,6 +280,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
     pending->result = std::move(result);
     unregister_cancel(*pending);
     tsfn.BlockingCall(new Delivery{pending, 0, {}});
+    tsfn.Release();
   });
   return promise;
 }

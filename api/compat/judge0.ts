@@ -198,6 +198,8 @@ async function tenant(ctx: ApiContext, c: Context): Promise<Tenant> {
   return found;
 }
 
+const QUEUE_FULL = { error: 'queue is full' };
+
 // A body that is not JSON is answered 400, as Judge0 (Rails) does, never 500.
 const NOT_JSON = Symbol('not JSON');
 const jsonBody = (c: Context): Promise<unknown> => c.req.json().catch(() => NOT_JSON);
@@ -225,8 +227,11 @@ async function show(ctx: ApiContext, who: Tenant, id: string, fields: string[], 
 }
 
 export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {
+  // Judge0's own answers: 422 with the fields' errors; past the key's cap on
+  // active submissions, what Judge0 answers past its MAX_QUEUE_SIZE.
   const invalid = (c: Context, error: unknown) => {
     if (error instanceof Judge0Invalid) return c.json(error.fields, 422);
+    if (error instanceof NotAdmitted && error.reason === 'active') return c.json(QUEUE_FULL, 503);
     throw error;
   };
 
@@ -259,7 +264,7 @@ export function judge0Routes(app: OpenAPIHono, ctx: ApiContext): void {
         out.push({ token: await accept(ctx, who, item, base64) });
       } catch (error) {
         // past the cap: this one is refused, the ones admitted before it keep their tokens
-        if (error instanceof NotAdmitted) out.push({ error: error.message });
+        if (error instanceof NotAdmitted) out.push(error.reason === 'active' ? QUEUE_FULL : { error: error.message });
         else if (error instanceof Judge0Invalid) out.push(error.fields);
         else throw error;
       }

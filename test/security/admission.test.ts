@@ -236,7 +236,7 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
       assert.ok(await settlesAt('capped', 0), `after a cancel: ${await active('capped')}`);
     });
 
-    it('a batch over the cap: the admitted ones get their ids, the others TOO_MANY_ACTIVE, one entry each (v1 and Judge0)', async () => {
+    it('a batch over the cap: the admitted ones get their ids, the others TOO_MANY_ACTIVE (Judge0: "queue is full"), one entry each; a single Judge0 submission past it: 503 as Judge0', async () => {
       const headers = bearer(KEYS.capped);
       const submission = { language: 'python3', source: 'import time\ntime.sleep(2)\nprint(1)\n', tests: [{ name: 't', stdin: '', expected: '1\n' }] };
       const records = (await recordsOf('capped')).length;
@@ -250,10 +250,15 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
       assert.equal((await call(base, 'DELETE', `/v1/submissions/${(entries[0] as { id: string }).id}`, { headers })).status, 200);
       assert.ok(await settlesAt('capped', 0));
 
-      const judge0 = await call(base, 'POST', '/submissions/batch', { body: { submissions: [{ source_code: 'print(1)', language_id: 71 }, { source_code: 'print(2)', language_id: 71 }] }, headers: { 'x-auth-token': KEYS.capped } });
+      const judge0 = await call(base, 'POST', '/submissions/batch', { body: { submissions: [{ source_code: 'import time\ntime.sleep(2)\nprint(1)', language_id: 71 }, { source_code: 'print(2)', language_id: 71 }] }, headers: { 'x-auth-token': KEYS.capped } });
       assert.equal(judge0.status, 201, describeReply(judge0));
       const tokens = (judge0.json as { token?: string }[]).flatMap((entry) => (entry.token ? [entry.token] : []));
       assert.equal(tokens.length, 1, describeReply(judge0));
+      // as Judge0 answers past its MAX_QUEUE_SIZE
+      assert.deepEqual((judge0.json as unknown[])[1], { error: 'queue is full' }, describeReply(judge0));
+      const single = await call(base, 'POST', '/submissions', { body: { source_code: 'print(3)', language_id: 71 }, headers: { 'x-auth-token': KEYS.capped } });
+      assert.equal(single.status, 503, describeReply(single));
+      assert.deepEqual(single.json, { error: 'queue is full' });
       assert.equal((await recordsOf('capped')).length, records + 2, 'a record no answer names');
       assert.ok(await settlesAt('capped', 0));
     });

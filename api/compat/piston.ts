@@ -6,6 +6,7 @@ import { type Context } from 'hono';
 import { z } from 'zod';
 import { type Submission, type TestResult } from '../../judge/schema.js';
 import { loadLanguages } from '../../profiles/languages.js';
+import { NotAdmitted } from '../../queue/submissions.js';
 import { checkRate, tenantOf } from '../auth.js';
 import { type ApiContext } from '../context.js';
 import { execute, executionSubmission } from './execute.js';
@@ -124,7 +125,12 @@ export function pistonRoutes(app: OpenAPIHono, ctx: ApiContext): void {
       if (error instanceof PistonRefusal) return c.json({ message: error.message }, 400);
       throw error;
     }
-    const view = await execute(ctx, who, submission);
+    // past the key's cap: Piston's error shape, {message}
+    const view = await execute(ctx, who, submission).catch((error: unknown) => {
+      if (error instanceof NotAdmitted) return error;
+      throw error;
+    });
+    if (view instanceof NotAdmitted) return c.json({ message: view.message }, 429);
     if (!view) return c.json({ message: 'execution did not finish in time' }, 500);
     const { ours } = findRuntime(parsed.data.language, '*');
     const compiled = view.compile?.status !== 'skipped';

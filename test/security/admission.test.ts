@@ -236,7 +236,7 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
       assert.ok(await settlesAt('capped', 0), `after a cancel: ${await active('capped')}`);
     });
 
-    it('a batch over the cap: the admitted ones get their ids, the others TOO_MANY_ACTIVE (Judge0: "queue is full"), one entry each; a single Judge0 submission past it: 503 as Judge0', async () => {
+    it('a batch over the cap: the admitted ones get their ids, the others TOO_MANY_ACTIVE (Judge0: "queue is full"), one entry each; a single Judge0 submission past it: 503 as Judge0; Piston: 429 {message}', async () => {
       const headers = bearer(KEYS.capped);
       const submission = { language: 'python3', source: 'import time\ntime.sleep(2)\nprint(1)\n', tests: [{ name: 't', stdin: '', expected: '1\n' }] };
       const records = (await recordsOf('capped')).length;
@@ -259,6 +259,10 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
       const single = await call(base, 'POST', '/submissions', { body: { source_code: 'print(3)', language_id: 71 }, headers: { 'x-auth-token': KEYS.capped } });
       assert.equal(single.status, 503, describeReply(single));
       assert.deepEqual(single.json, { error: 'queue is full' });
+      // and Piston's shape: {message}
+      const piston = await call(base, 'POST', '/api/v2/execute', { body: { language: 'python', version: '*', files: [{ content: 'print(4)' }] }, headers });
+      assert.equal(piston.status, 429, describeReply(piston));
+      assert.match((piston.json as { message?: string }).message ?? '', /queued or running already/, describeReply(piston));
       assert.equal((await recordsOf('capped')).length, records + 2, 'a record no answer names');
       assert.ok(await settlesAt('capped', 0));
     });

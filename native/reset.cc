@@ -4,7 +4,7 @@
 // - files in the work dir and /tmp: removed here, and the tmpfs must then hold
 //   exactly what it held when built (a file kept open by a socket in flight, say,
 //   still takes room: the sandbox is then not reused); read-only paths bound
-//   under /tmp stay, and must be found where they were bound;
+//   under them stay, and must be found where they were bound;
 // - unix sockets kept alive in flight (an SCM_RIGHTS cycle), bound to an abstract
 //   name the next run could reach: any socket left in the namespace forbids reuse;
 // - SysV objects and message queues: the run's own IPC namespace took them along
@@ -130,12 +130,17 @@ bool no_unix_sockets() {
   return got > 0 && lines == 1;
 }
 
-// The program owns /tmp: it may have moved the directories that lead to a
-// read-only path bound under it. Each must be found where it was bound, the
-// host's file itself (a bind shows the host's device and inode).
+bool is_under(const std::string& path, const char* dir) {
+  size_t length = strlen(dir);
+  return path.compare(0, length, dir) == 0 && path.size() > length && path[length] == '/';
+}
+
+// The program owns the work dir and /tmp: it may have moved the directories
+// that lead to a read-only path bound under them. Each must be found where it
+// was bound, the host's file itself (a bind shows the host's device and inode).
 bool read_only_paths_in_place(const Plan& plan) {
   for (const HostPathId& id : plan.read_only_ids) {
-    if (strncmp(id.path.c_str(), "/tmp/", 5) != 0) continue;
+    if (!is_under(id.path, kWorkDir) && !is_under(id.path, "/tmp")) continue;
     struct stat info;
     if (lstat(id.path.c_str(), &info) != 0 || info.st_dev != id.dev || info.st_ino != id.ino) return false;
   }

@@ -6,7 +6,7 @@
 // as a sandbox built for it would show them. Which sandbox a run landed in is
 // told as in reuse.test.ts: the tmpfs's device and inode numbers counting on.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { releaseWarmSandboxes, sandboxPoolStats } from '../../sandbox/run.js';
@@ -51,7 +51,7 @@ static int swap(int argc, char** argv) {
 }
 
 // Moves <dir> away and puts a directory of the program's there, with its own
-// sub/f in it: what the next run would read at its read-only path.
+// sub/f (and link, to it) in it: what the next run would read at its read-only path.
 static int forge(int argc, char** argv) {
   char path[512];
   report("away", rename(argv[0], "/tmp/moved"));
@@ -61,6 +61,8 @@ static int forge(int argc, char** argv) {
   snprintf(path, sizeof path, "%s/sub/f", argv[0]);
   int fd = report("forged", open(path, O_CREAT | O_WRONLY, 0644));
   if (fd >= 0) { ssize_t ignored = write(fd, "forged\n", 7); (void)ignored; close(fd); }
+  snprintf(path, sizeof path, "%s/link", argv[0]);
+  report("forged-link", symlink("sub/f", path));
   return 0;
 }
 
@@ -250,5 +252,15 @@ describe('read-only paths bound under /tmp, between runs of a sandbox', () => {
       assert.equal(outcomes(look.stdout).get('path1'), 'bound', look.stdout);
     }
     assert.ok(sandboxPoolStats().reuses > reusesBefore, 'control: no sandbox of the key was reused at all');
+  });
+
+  it("a symlink read-only path (made by the build, not bound), its directory replaced by a run's own: the next finds the host's", async () => {
+    const p = hostDir('f', 'linked to');
+    symlinkSync('sub/f', join(p, 'link'));
+    const readOnly = [join(p, 'sub', 'f'), join(p, 'link')];
+    const { clean, a, looks } = await attack(4, readOnly, ['forge', p], readOnly);
+    assert.equal(outcomes(clean.stdout).get('path1'), 'linked to', `control: ${clean.stdout}`);
+    assert.match(a.stdout, /away ok 0\nmkdir ok 0\nforged ok \d+\nforged-link ok 0\n/, 'control: the run could not replace it');
+    assertFoundAsBuilt(clean, looks, readOnly.length);
   });
 });

@@ -13,27 +13,21 @@ import { releaseWarmSandboxes, sandboxPoolStats } from '../../sandbox/run.js';
 import type { RunResult, RunSpec } from '../../sandbox/schema.js';
 import { makeFixtureDir, removeFixtureDir } from '../helpers/fixtures.js';
 import type { Snapshot } from '../helpers/leaks.js';
-import { assertNothingLeftBehind, assertStatus, baseline, compileAttacks, outcomes, sandbox } from './helpers.js';
+import {
+  assertNothingLeftBehind,
+  assertStatus,
+  baseline,
+  compileAttacks,
+  markOf,
+  outcomes,
+  SANDBOX_MARK,
+  sameSandbox,
+  sandbox,
+} from './helpers.js';
 
-const BIND_ATTACKS = String.raw`
+const BIND_ATTACKS = SANDBOX_MARK + String.raw`
 #include <dirent.h>
 #include <time.h>
-
-// As in reuse.test.ts: the tmpfs's device and the inode number a new file gets.
-static void mark(int burn) {
-  struct stat box, probe;
-  int fd = -1;
-  for (int i = 0; i <= burn; i++) {
-    if (fd >= 0) close(fd);
-    unlink("/tmp/.probe");
-    fd = open("/tmp/.probe", O_CREAT | O_WRONLY | O_EXCL, 0600);
-  }
-  if (stat("/box", &box) != 0 || fd < 0 || fstat(fd, &probe) != 0) { say("mark failed"); exit(3); }
-  close(fd);
-  unlink("/tmp/.probe");
-  printf("sandbox %lu %lu\n", (unsigned long)box.st_dev, (unsigned long)probe.st_ino);
-  fflush(stdout);
-}
 
 static void print_times(const char* key, const char* path) {
   struct stat info;
@@ -136,15 +130,6 @@ int main(int argc, char** argv) {
 // A key of its own for each test: the sandbox key holds the work dir's size.
 const diskKb = (n: number): number => 71_000 + n;
 
-const markOf = (result: RunResult): { dev: string; ino: number } => {
-  const [dev, ino] = (outcomes(result.stdout).get('sandbox') ?? '').split(' ');
-  assert.ok(dev !== undefined && ino !== undefined, `no mark: ${result.stdout}`);
-  return { dev, ino: Number(ino) };
-};
-
-const inSandboxOf = (a: RunResult, b: RunResult): boolean =>
-  markOf(a).dev === markOf(b).dev && markOf(b).ino > markOf(a).ino;
-
 describe('read-only paths bound under /tmp, between runs of a sandbox', () => {
   let fixtures: string;
   let files: NonNullable<RunSpec['files']>;
@@ -201,7 +186,7 @@ describe('read-only paths bound under /tmp, between runs of a sandbox', () => {
       const result = await sandbox(spec(key, readOnly, look));
       assertStatus(result, 'ok');
       looks.push(result);
-      if (inSandboxOf(a, result)) inA = result;
+      if (sameSandbox(markOf(a), markOf(result))) inA = result;
     }
     return { clean, a, looks, inA };
   }

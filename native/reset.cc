@@ -64,6 +64,19 @@ bool remove_file(int dir, dev_t dev, const char* name, bool& kept) {
   return true;
 }
 
+// A directory leading to a mount point is root's: the program can neither
+// write in it nor set its times, nor can init, so its mtime is still the
+// build's; but the program can rename it (it owns /tmp), which sets its ctime
+// to a time of its choosing, a message the reset cannot wipe. Untouched, its
+// ctime is its mtime (both set by the last entry made in it). One under the
+// work dir that a run's file was copied in through is the program's (the copy
+// chowns each directory on the way): its mode, times and attributes are then
+// the program's to set, and nothing here sets them back.
+bool as_built(const struct stat& dir) {
+  return dir.st_uid != kProgramUid && dir.st_ctim.tv_sec == dir.st_mtim.tv_sec &&
+         dir.st_ctim.tv_nsec == dir.st_mtim.tv_nsec;
+}
+
 // One entry of a directory being emptied; `kept`: a mount point stayed in it.
 bool remove_entry(int dir, dev_t dev, const char* name, unsigned char type, int depth, bool& kept) {
   if (type != DT_DIR && type != DT_UNKNOWN) return remove_file(dir, dev, name, kept);
@@ -75,9 +88,13 @@ bool remove_entry(int dir, dev_t dev, const char* name, unsigned char type, int 
   bool emptied = mount_point || (depth > 0 && empty_dir(sub, dev, depth - 1, below));
   close(sub);
   if (!emptied) return false;
-  if (mount_point || below) {
+  if (mount_point) {
     kept = true;
     return true;
+  }
+  if (below) {
+    kept = true;
+    return as_built(info);
   }
   return unlinkat(dir, name, AT_REMOVEDIR) == 0;
 }

@@ -91,6 +91,44 @@ export function assertViolation(result: RunResult, syscall: string, printedBefor
   assert.equal(result.stdout, printedBefore, 'the call returned to the program, or the program did not get there');
 }
 
+// -- Sandboxes reused between runs -----------------------------------------------
+
+// C for attack programs (after the prelude): mark(burn) prints which sandbox
+// the run is in, "sandbox <device of its tmpfs> <inode number a new file gets
+// there>": tmpfs counts them up, so a sandbox used before gives higher ones. An
+// attack starts by taking <burn> more, so that a run in a new sandbox whose
+// tmpfs got the same device number is never taken for one in the attack's.
+export const SANDBOX_MARK = String.raw`
+static void mark(int burn) {
+  struct stat box, probe;
+  int fd = -1;
+  for (int i = 0; i <= burn; i++) {
+    if (fd >= 0) close(fd);
+    unlink("/tmp/.probe");
+    fd = open("/tmp/.probe", O_CREAT | O_WRONLY | O_EXCL, 0600);
+  }
+  if (stat("/box", &box) != 0 || fd < 0 || fstat(fd, &probe) != 0) { say("mark failed"); exit(3); }
+  close(fd);
+  unlink("/tmp/.probe");
+  printf("sandbox %lu %lu\n", (unsigned long)box.st_dev, (unsigned long)probe.st_ino);
+  fflush(stdout);
+}
+`;
+
+export interface SandboxMark {
+  dev: string;
+  ino: number;
+}
+
+export const markOf = (result: RunResult): SandboxMark => {
+  const [dev, ino] = (outcomes(result.stdout).get('sandbox') ?? '').split(' ');
+  assert.ok(dev !== undefined && ino !== undefined, `no mark: ${result.stdout}`);
+  return { dev, ino: Number(ino) };
+};
+
+// B ran in A's sandbox: the same tmpfs, counting on from A's inode numbers.
+export const sameSandbox = (a: SandboxMark, b: SandboxMark): boolean => a.dev === b.dev && b.ino > a.ino;
+
 // -- Host secrets --------------------------------------------------------------
 
 // A file planted on the host whose access time is set far in the past: with

@@ -14,9 +14,19 @@ import { releaseWarmSandboxes, sandboxPoolStats } from '../../sandbox/run.js';
 import type { RunResult, RunSpec } from '../../sandbox/schema.js';
 import { makeFixtureDir, removeFixtureDir } from '../helpers/fixtures.js';
 import type { Snapshot } from '../helpers/leaks.js';
-import { assertNothingLeftBehind, assertStatus, baseline, compileAttacks, outcomes, sandbox } from './helpers.js';
+import {
+  assertNothingLeftBehind,
+  assertStatus,
+  baseline,
+  compileAttacks,
+  markOf,
+  outcomes,
+  SANDBOX_MARK,
+  sameSandbox,
+  sandbox,
+} from './helpers.js';
 
-const REUSE_ATTACKS = String.raw`
+const REUSE_ATTACKS = SANDBOX_MARK + String.raw`
 #include <dirent.h>
 #include <linux/fs.h>
 #include <signal.h>
@@ -26,25 +36,6 @@ const REUSE_ATTACKS = String.raw`
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
-
-// Which sandbox this is: the device of its tmpfs, and the inode number a new
-// file gets there (tmpfs counts them up: a sandbox used before gives higher
-// ones). An attack starts by taking <burn> more, so that a run in a new sandbox
-// whose tmpfs got the same device number is never taken for one in A's.
-static void mark(int burn) {
-  struct stat box, probe;
-  int fd = -1;
-  for (int i = 0; i <= burn; i++) {
-    if (fd >= 0) close(fd);
-    unlink("/tmp/.probe");
-    fd = open("/tmp/.probe", O_CREAT | O_WRONLY | O_EXCL, 0600);
-  }
-  if (stat("/box", &box) != 0 || fd < 0 || fstat(fd, &probe) != 0) { say("mark failed"); exit(3); }
-  close(fd);
-  unlink("/tmp/.probe");
-  printf("sandbox %lu %lu\n", (unsigned long)box.st_dev, (unsigned long)probe.st_ino);
-  fflush(stdout);
-}
 
 static const char* const ROOTS[] = {"/box", "/tmp"};
 // As the run found them, before mark() touches /tmp.
@@ -252,20 +243,6 @@ int main(int argc, char** argv) {
 
 // A key of its own for each test: the sandbox key holds the work dir's size.
 const diskKb = (n: number): number => 70_000 + n;
-
-interface Mark {
-  dev: string;
-  ino: number;
-}
-
-const markOf = (result: RunResult): Mark => {
-  const [dev, ino] = (outcomes(result.stdout).get('sandbox') ?? '').split(' ');
-  assert.ok(dev !== undefined && ino !== undefined, `no mark: ${result.stdout}`);
-  return { dev, ino: Number(ino) };
-};
-
-// B ran in A's sandbox: the same tmpfs, counting on from A's inode numbers.
-const sameSandbox = (a: Mark, b: Mark): boolean => a.dev === b.dev && b.ino > a.ino;
 
 describe('sandboxes reused between runs', () => {
   let fixtures: string;

@@ -75,7 +75,11 @@ bool make_parents(const Plan& plan, const char* path) {
   return true;
 }
 
+// A path nested in one bound before it is there already, read-only: it is not
+// made again (creating a file opens it for writing: EROFS).
 bool create_mount_point(const Plan& plan, const Bind& bind) {
+  struct stat info;
+  if (lstat(bind.target.c_str(), &info) == 0) return true;
   make_parents(plan, bind.target.c_str());
   if (bind.is_dir) {
     if (mkdir(bind.target.c_str(), 0755) != 0 && errno != EEXIST)
@@ -96,9 +100,13 @@ bool bind_one(const Plan& plan, const Bind& bind, uint64_t attrs, bool point_rea
   return set_mount_attrs(plan, bind.target.c_str(), attrs, true);
 }
 
+// Over an image or a prepared root, the mount points were made in its top layer
+// (mount_root_layers), except those the work dir's tmpfs now covers.
 bool bind_read_only(const Plan& plan) {
-  bool ready = !plan.root_overlay.empty();
-  for (const Bind& bind : plan.binds) bind_one(plan, bind, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, ready);
+  for (const Bind& bind : plan.binds) {
+    bool ready = !plan.root_overlay.empty() && !in_work_tmpfs(bind.source);
+    bind_one(plan, bind, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, ready);
+  }
   return true;
 }
 

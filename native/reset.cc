@@ -147,17 +147,12 @@ bool no_unix_sockets() {
   return got > 0 && lines == 1;
 }
 
-bool is_under(const std::string& path, const char* dir) {
-  size_t length = strlen(dir);
-  return path.compare(0, length, dir) == 0 && path.size() > length && path[length] == '/';
-}
-
 // The program owns the work dir and /tmp: it may have moved the directories
 // that lead to a read-only path bound under them. Each must be found where it
 // was bound, the host's file itself (a bind shows the host's device and inode).
 bool read_only_paths_in_place(const Plan& plan) {
   for (const HostPathId& id : plan.read_only_ids) {
-    if (!is_under(id.path, kWorkDir) && !is_under(id.path, "/tmp")) continue;
+    if (!in_work_tmpfs(id.path)) continue;
     struct stat info;
     if (lstat(id.path.c_str(), &info) != 0 || info.st_dev != id.dev || info.st_ino != id.ino) return false;
   }

@@ -40,6 +40,16 @@ constexpr uid_t kInitUid = 0;
 constexpr uid_t kProgramUid = 1000;
 constexpr const char* kWorkDir = "/box";
 constexpr mode_t kWorkDirMode = 0755, kTmpMode = 01777;
+
+// A host path inside the work dir or /tmp: both are the program's tmpfs, mounted
+// over the root, so what is bound there is made and reset with it.
+inline bool in_work_tmpfs(const std::string& path) {
+  for (const char* dir : {kWorkDir, "/tmp"}) {
+    size_t length = std::char_traits<char>::length(dir);
+    if (path.compare(0, length, dir) == 0 && path.size() > length && path[length] == '/') return true;
+  }
+  return false;
+}
 // Where the new root is assembled inside the private mount namespace: a directory
 // of ours, so the tmpfs mounted on it shadows no host path a spec may name.
 constexpr const char* kStaging = "/run/cellblock/root";

@@ -4,7 +4,7 @@
 // static program and its directories: debootstrap needs a mirror). Each runs a
 // program that exists only inside it, read-only, with the work dir on top.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { imageStore } from '../../images/images.js';
@@ -123,6 +123,31 @@ describe('root filesystems: OCI images and prepared dirs', () => {
     assert.equal(ran.code, 0, ran.stderr);
     assert.equal(ran.stdout, '/etc/os-release: file ID=prepared\n/box/in/input.txt: file copied in\n/usr: missing\n+/bin/x: Read-only file system\n');
     assert.ok(!existsSync(join(root, 'bin', 'x')) && !existsSync(join(root, 'box')), 'the prepared dir is untouched');
+  });
+
+  // Over a prepared root the mount points of read-only paths are made in its
+  // top layer, before the work dir's tmpfs covers /box and /tmp; and a path
+  // nested in one bound before it is there already, read-only.
+  it('read-only paths over a prepared root: one under /tmp (the work dir\'s tmpfs), and ones nested in it', async () => {
+    const root = join(fixtures, 'rootfs-ro');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    writeFileSync(join(root, 'bin', 'cellblock-probe'), readFileSync(probe), { mode: 0o755 });
+    const bound = mkdtempSync('/tmp/cb-root-ro-');
+    chmodSync(bound, 0o755); // mkdtemp makes it 0700, closed to the program
+    try {
+      mkdirSync(join(bound, 'sub'));
+      writeFileSync(join(bound, 'f'), 'under tmp\n');
+      writeFileSync(join(bound, 'sub', 'g'), 'nested\n');
+      const result = await run({
+        argv: ['/bin/cellblock-probe', `${bound}/f`, `${bound}/sub/g`, `+${bound}/new`],
+        rootLayers: [root],
+        readOnly: [bound, join(bound, 'f'), join(bound, 'sub')],
+      });
+      assert.equal(result.status, 'ok', result.error?.message ?? result.stderr);
+      assert.equal(result.stdout, `${bound}/f: file under tmp\n${bound}/sub/g: file nested\n+${bound}/new: Read-only file system\n`);
+    } finally {
+      rmSync(bound, { recursive: true, force: true });
+    }
   });
 
   it('a root that is not a directory, or holds the sandbox\'s own staging dir, is refused with the reason', async () => {

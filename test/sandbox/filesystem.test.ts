@@ -183,6 +183,14 @@ except OSError as e:
       assert.equal(result.stdout, 'from the host tmp\n');
     });
 
+    // a path nested in one bound before it is there already, read-only: it is
+    // bound again, not created (that failed: EROFS), also a file of the host's /usr
+    it('a readOnly path nested in another (a dir and a file in it, a file in /usr) is bound as given', async () => {
+      const result = await run({ argv: ['/bin/cat', join(hostTmpDir, 'data.txt')], readOnly: [hostTmpDir, join(hostTmpDir, 'data.txt'), '/usr/bin/cat'] });
+      assert.equal(result.error, undefined, `${result.error?.code}: ${result.error?.message}`);
+      assert.equal(result.stdout, 'from the host tmp\n');
+    });
+
     it('a file copied in from the host /tmp arrives in /box', async () => {
       const result = await run({ argv: ['./prog.sh'], files: [{ path: 'prog.sh', source: join(hostTmpDir, 'prog.sh') }] });
       assert.equal(result.error, undefined, `${result.error?.code}: ${result.error?.message}`);

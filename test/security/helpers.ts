@@ -115,6 +115,21 @@ static void mark(int burn) {
 }
 `;
 
+// C main() of a look-or-attack program (after SANDBOX_MARK and the file's own
+// before_mark(), look() and attack()): "look <args>" marks and looks, anything
+// else takes <burn> inode numbers and attacks, the last thing its run does.
+export const LOOK_OR_ATTACK_MAIN = String.raw`
+int main(int argc, char** argv) {
+  before_mark();
+  if (argc > 1 && strcmp(argv[1], "look") == 0) {
+    mark(0);
+    return look(argc - 2, argv + 2);
+  }
+  mark(100);
+  return attack(argc, argv);
+}
+`;
+
 export interface SandboxMark {
   dev: string;
   ino: number;

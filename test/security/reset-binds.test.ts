@@ -18,6 +18,7 @@ import {
   assertStatus,
   baseline,
   compileAttacks,
+  LOOK_OR_ATTACK_MAIN,
   markOf,
   outcomes,
   SANDBOX_MARK,
@@ -117,14 +118,7 @@ static int attack(int argc, char** argv) {
   return 2;
 }
 
-int main(int argc, char** argv) {
-  if (argc > 1 && strcmp(argv[1], "look") == 0) {
-    mark(0);
-    return look(argc - 2, argv + 2);
-  }
-  mark(100);
-  return attack(argc, argv);
-}
+static void before_mark(void) {}
 `;
 
 // A key of its own for each test: the sandbox key holds the work dir's size.
@@ -147,7 +141,7 @@ describe('read-only paths bound under /tmp, between runs of a sandbox', () => {
 
   before(async () => {
     fixtures = makeFixtureDir();
-    files = [{ path: 'attack', source: compileAttacks(fixtures, 'reset-binds', BIND_ATTACKS), mode: 0o755 }];
+    files = [{ path: 'attack', source: compileAttacks(fixtures, 'reset-binds', BIND_ATTACKS + LOOK_OR_ATTACK_MAIN), mode: 0o755 }];
     start = await baseline();
   });
 

@@ -19,6 +19,7 @@ import {
   assertStatus,
   baseline,
   compileAttacks,
+  LOOK_OR_ATTACK_MAIN,
   markOf,
   outcomes,
   SANDBOX_MARK,
@@ -230,14 +231,8 @@ static int attack(int argc, char** argv) {
   return 2;
 }
 
-int main(int argc, char** argv) {
+static void before_mark(void) {
   for (int i = 0; i < 2; i++) stat(ROOTS[i], &found[i]);
-  if (argc > 1 && strcmp(argv[1], "look") == 0) {
-    mark(0);
-    return look(argc - 2, argv + 2);
-  }
-  mark(100);  // first: the attack is the last thing the run does
-  return attack(argc, argv);
 }
 `;
 
@@ -251,7 +246,7 @@ describe('sandboxes reused between runs', () => {
 
   before(async () => {
     fixtures = makeFixtureDir();
-    files = [{ path: 'attack', source: compileAttacks(fixtures, 'reuse', REUSE_ATTACKS), mode: 0o755 }];
+    files = [{ path: 'attack', source: compileAttacks(fixtures, 'reuse', REUSE_ATTACKS + LOOK_OR_ATTACK_MAIN), mode: 0o755 }];
     start = await baseline();
   });
 

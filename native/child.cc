@@ -180,6 +180,7 @@ int child_init_main(void* arg) {
   if (!caps_bound_for_good(plan)) _exit(127);
 
   close(plan.lifeline_fd);
+  settle_built_tree();
   const WorkDirUsage empty = work_dir_usage();
 
   // One program per run, for as many runs as the supervisor gives this sandbox.

@@ -159,13 +159,40 @@ bool read_only_paths_in_place(const Plan& plan) {
   return true;
 }
 
+// Reads every directory under `dir` on its device, as `ls -R` would.
+void list_tree(int dir, dev_t dev, int depth) {
+  char buf[2048];
+  long got;
+  while ((got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
+    for (long offset = 0; offset < got;) {
+      auto* entry = reinterpret_cast<LinuxDirent64*>(buf + offset);
+      offset += entry->d_reclen;
+      if (is_dot(entry->d_name) || entry->d_type != DT_DIR || depth == 0) continue;
+      int sub = openat(dir, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      struct stat info;
+      if (sub >= 0 && fstat(sub, &info) == 0 && info.st_dev == dev) list_tree(sub, dev, depth - 1);
+      if (sub >= 0) close(sub);
+    }
+  }
+}
+
 }  // namespace
+
+void settle_built_tree() {
+  for (const char* path : {kWorkDir, "/tmp"}) {
+    int dir = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat info;
+    if (dir >= 0 && fstat(dir, &info) == 0) list_tree(dir, info.st_dev, kMaxDepth);
+    if (dir >= 0) close(dir);
+  }
+}
 
 WorkDirUsage work_dir_usage() {
   struct statfs info;
   if (statfs(kWorkDir, &info) != 0) return {~0ULL, ~0ULL};  // never equal to a later reading
   return {info.f_files - info.f_ffree, info.f_blocks - info.f_bfree};
 }
+
 
 bool reset_for_next_run(const Plan& plan, const WorkDirUsage& empty) {
   if (!empty_path(kWorkDir, kWorkDirMode) || !empty_path("/tmp", kTmpMode) || !no_unix_sockets()) return false;

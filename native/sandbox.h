@@ -175,6 +175,11 @@ WorkDirUsage work_dir_usage();
 // By init between runs: empties the work dir and /tmp and checks that nothing of
 // the run is left (files, unix sockets). False: the sandbox is not fit to reuse.
 bool reset_for_next_run(const Plan& plan, const WorkDirUsage& empty);
+// By init once, before the first run: lists every directory under the work dir
+// and /tmp (those leading to read-only paths), which fixes their access time
+// (relatime moves it no more while their mtime is older): the first run to list
+// them would otherwise set one of its choosing for every run after it.
+void settle_built_tree();
 
 // Small async-signal-safe string helpers for building paths and messages.
 char* str_append(char* dst, const char* end, const char* src);

@@ -80,6 +80,19 @@ static int mark_ctime(int argc, char** argv) {
   return 0;
 }
 
+// Lists <dir> a while after the run started: the first run of a sandbox to list
+// it would set its access time (relatime) to a time of its choosing.
+static int list_later(int argc, char** argv) {
+  print_times("before", argv[0]);
+  usleep(30000);
+  DIR* dir = opendir(argv[0]);
+  while (dir != NULL && readdir(dir) != NULL) {
+  }
+  if (dir != NULL) closedir(dir);
+  print_times("listed", argv[0]);
+  return 0;
+}
+
 // What a run finds: the content of each read-only file given, the times of
 // each directory given, and what /tmp holds.
 static int look(int argc, char** argv) {
@@ -115,6 +128,7 @@ static int attack(int argc, char** argv) {
   ATTACK(swap);
   ATTACK(forge);
   ATTACK(mark_ctime);
+  ATTACK(list_later);
   return 2;
 }
 
@@ -231,6 +245,23 @@ describe('read-only paths bound under /tmp, between runs of a sandbox', () => {
       assert.equal(outcomes(look.stdout).get('path1'), 'bound', look.stdout);
     }
     assert.ok(sandboxPoolStats().reuses > reusesBefore, 'control: no sandbox of the key was reused at all');
+  });
+
+  // The first run of a sandbox to list such a directory would set its access
+  // time (relatime moves it while it is older than the mtime) for every run
+  // after it. The build lists them itself: no run can move it.
+  it('a directory leading to a bind carries no time a run set (its atime, by listing it first) to the next', async () => {
+    const p = hostDir('f', 'bound');
+    const sub = join(p, 'sub');
+    // the first run of a sandbox of its own (built for it, after the pool is dropped)
+    releaseWarmSandboxes();
+    const a = await sandbox(spec(5, [join(sub, 'f')], ['list_later', sub]));
+    assertStatus(a, 'ok');
+    const [atime, mtime] = (outcomes(a.stdout).get('before') ?? '').split(' ').map(Number);
+    const [listedAtime] = (outcomes(a.stdout).get('listed') ?? '').split(' ').map(Number);
+    assert.ok(atime !== undefined && mtime !== undefined && listedAtime !== undefined, `control: ${a.stdout}`);
+    assert.ok(atime > mtime, `${basename(sub)}'s access time is not past its mtime: a first listing moves it (${a.stdout})`);
+    assert.equal(listedAtime, atime, `the run moved ${basename(sub)}'s access time: ${a.stdout}`);
   });
 
   it("a symlink read-only path (made by the build, not bound), its directory replaced by a run's own: the next finds the host's", async () => {

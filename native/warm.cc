@@ -153,7 +153,9 @@ void sandbox_thread(JobSpec layout, std::string key, std::shared_ptr<Handoff> ha
     priority::background();
     handoff = come_back(key);
     if (handoff == nullptr) break;
-    if (sandbox_reset(*sandbox) && sandbox_current(*sandbox)) {
+    // (Whether its read-only paths are still the host's is checked when it is
+    // given a run, once: launch() or above.)
+    if (sandbox_reset(*sandbox)) {
       pool.reuses++;
       priority::foreground();
     } else {

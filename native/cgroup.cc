@@ -250,7 +250,6 @@ bool set_limits(const Run& run, const Limits& limits, const Limits& previous, st
   return write_file(run.pids_limit_file, std::to_string(limits.pids), error);
 }
 
-
 bool read_cpu_ns(const Run& run, uint64_t& ns) {
   if (!read_cpu_total_ns(run, ns)) return false;
   ns = ns > run.base.cpu_ns ? ns - run.base.cpu_ns : 0;

@@ -45,6 +45,23 @@ struct LinuxDirent64 {
 
 bool is_dot(const char* name) { return name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0)); }
 
+// Calls `visit(name, type)` for each entry of `dir` but . and ..; false when the
+// directory cannot be read or `visit` says stop.
+template <typename Visit>
+bool each_entry(int dir, Visit visit) {
+  char buf[2048];
+  for (;;) {
+    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (got < 0) return false;
+    if (got == 0) return true;
+    for (long offset = 0; offset < got;) {
+      auto* entry = reinterpret_cast<LinuxDirent64*>(buf + offset);
+      offset += entry->d_reclen;
+      if (!is_dot(entry->d_name) && !visit(entry->d_name, entry->d_type)) return false;
+    }
+  }
+}
+
 bool empty_dir(int dir, dev_t dev, int depth, bool& kept);
 
 // A read-only path under /tmp is a mount point of the built root: another
@@ -102,17 +119,7 @@ bool remove_entry(int dir, dev_t dev, const char* name, unsigned char type, int 
 // Removes everything in `dir` but mount points (and the way to them); false
 // when something else is left.
 bool empty_dir(int dir, dev_t dev, int depth, bool& kept) {
-  char buf[2048];
-  for (;;) {
-    long got = syscall(SYS_getdents64, dir, buf, sizeof buf);
-    if (got < 0) return false;
-    if (got == 0) return true;
-    for (long offset = 0; offset < got;) {
-      auto* entry = reinterpret_cast<LinuxDirent64*>(buf + offset);
-      offset += entry->d_reclen;
-      if (!is_dot(entry->d_name) && !remove_entry(dir, dev, entry->d_name, entry->d_type, depth, kept)) return false;
-    }
-  }
+  return each_entry(dir, [&](const char* name, unsigned char type) { return remove_entry(dir, dev, name, type, depth, kept); });
 }
 
 // The program owns the work dir and /tmp, and may mark them for the next run:
@@ -161,19 +168,14 @@ bool read_only_paths_in_place(const Plan& plan) {
 
 // Reads every directory under `dir` on its device, as `ls -R` would.
 void list_tree(int dir, dev_t dev, int depth) {
-  char buf[2048];
-  long got;
-  while ((got = syscall(SYS_getdents64, dir, buf, sizeof buf)) > 0) {
-    for (long offset = 0; offset < got;) {
-      auto* entry = reinterpret_cast<LinuxDirent64*>(buf + offset);
-      offset += entry->d_reclen;
-      if (is_dot(entry->d_name) || entry->d_type != DT_DIR || depth == 0) continue;
-      int sub = openat(dir, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      struct stat info;
-      if (sub >= 0 && fstat(sub, &info) == 0 && info.st_dev == dev) list_tree(sub, dev, depth - 1);
-      if (sub >= 0) close(sub);
-    }
-  }
+  each_entry(dir, [&](const char* name, unsigned char type) {
+    if (type != DT_DIR || depth == 0) return true;
+    int sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat info;
+    if (sub >= 0 && fstat(sub, &info) == 0 && info.st_dev == dev) list_tree(sub, dev, depth - 1);
+    if (sub >= 0) close(sub);
+    return true;
+  });
 }
 
 }  // namespace
@@ -192,7 +194,6 @@ WorkDirUsage work_dir_usage() {
   if (statfs(kWorkDir, &info) != 0) return {~0ULL, ~0ULL};  // never equal to a later reading
   return {info.f_files - info.f_ffree, info.f_blocks - info.f_bfree};
 }
-
 
 bool reset_for_next_run(const Plan& plan, const WorkDirUsage& empty) {
   if (!empty_path(kWorkDir, kWorkDirMode) || !empty_path("/tmp", kTmpMode) || !no_unix_sockets()) return false;

@@ -5,8 +5,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
 import { type ApiKey, type Ceilings, type Config, type RunCeilings } from '../config/schema.js';
-import { type RateWindow, type SubmitOptions } from '../queue/submissions.js';
-import { ApiError } from './errors.js';
+import { overRate, type RateWindow, type SubmitOptions } from '../queue/submissions.js';
+import { ApiError, notAdmitted } from './errors.js';
 import { type ApiContext } from './context.js';
 
 export interface Tenant {
@@ -78,7 +78,7 @@ export const requestRate = (tenant: Tenant): RateWindow => rateWindow(tenant, 'r
 // queue/submissions.ts.)
 export async function countIn(redis: Redis, window: RateWindow): Promise<void> {
   const count = Number(await redis.eval(COUNT, 1, window.key, String(window.expireSeconds)));
-  if (count > window.limit) throw new ApiError('RATE_LIMITED', `over ${window.limit} ${window.what}`, window.retryAfter);
+  if (count > window.limit) throw notAdmitted(overRate(window));
 }
 
 export const checkRate = (redis: Redis, tenant: Tenant): Promise<void> => countIn(redis, requestRate(tenant));

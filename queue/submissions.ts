@@ -134,6 +134,9 @@ export class NotAdmitted extends Error {
   }
 }
 
+// A request past its rate window (counted here, or by the API: api/auth.ts).
+export const overRate = (rate: RateWindow): NotAdmitted => new NotAdmitted('rate', `over ${rate.limit} ${rate.what}`, rate.retryAfter);
+
 const MARK_RUNNING = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
@@ -304,7 +307,7 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
       ...Object.entries(fields).flat(),
     )) as [string, string?];
     if (outcome === 'duplicate' && first) return { id: first, duplicate: true };
-    if (outcome === 'rate' && rate) throw new NotAdmitted('rate', `over ${rate.limit} ${rate.what}`, rate.retryAfter);
+    if (outcome === 'rate' && rate) throw overRate(rate);
     if (outcome === 'active') throw new NotAdmitted('active', `${options.maxActive} submissions and runs queued or running already`, 1);
     return { id, duplicate: false };
   }

@@ -126,6 +126,7 @@ async function startWorkerPart(config: Config, redisUrl: string, log: Logger): P
     store: storeFor(config),
     runs: runs(redis, config.resultTtlSeconds, subs.queue),
     images: imageStore(storeRoot(config)),
+    orphanGraceMs: config.orphanGraceMs,
   }, log);
   log.info({ slots: config.workers }, 'worker started');
   return {

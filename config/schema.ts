@@ -105,6 +105,9 @@ export const Config = z
     // an event stream's client must keep reading: slow and stalled clients are cut
     requestTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
+    // a job admitted this long ago with no BullMQ job (its API died before
+    // queueing it) is queued by the workers' sweep, which runs twice as often
+    orphanGraceMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((config) => ({ ...config, openMode: config.openMode ?? loopback(config.host) }));
@@ -132,6 +135,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   CELLBLOCK_WEBHOOK_TIMEOUT_MS: 'webhookTimeoutMs',
   CELLBLOCK_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
   CELLBLOCK_SHUTDOWN_GRACE_MS: 'shutdownGraceMs',
+  CELLBLOCK_ORPHAN_GRACE_MS: 'orphanGraceMs',
   CELLBLOCK_LOG_LEVEL: 'logLevel',
 };
 

@@ -1,7 +1,7 @@
 // Submissions (and runs, the same way: jobStore) in Redis, shared by the API and
 // the workers: accepting one (state first, then the job, so an accepted one
-// always has both), reading it, cancelling it, writing its result exactly once,
-// and its events on pub/sub.
+// always has both, or is found by the sweep and queued), reading it, cancelling
+// it, writing its result exactly once, and its events on pub/sub.
 import { randomBytes } from 'node:crypto';
 import { type Job, Queue } from 'bullmq';
 import { type Redis } from 'ioredis';
@@ -19,12 +19,19 @@ import {
 const key = {
   record: (kind: string, id: string) => `cellblock:${kind}:${id}`,
   idempotency: (tenant: string, idempotencyKey: string) => `cellblock:idempotency:${tenant}:${idempotencyKey}`,
+  // the tenant's jobs queued or running (a set, not a counter: each member can be
+  // checked against its record, so a place is never lost for good)
   active: (tenant: string) => `cellblock:active:${tenant}`,
+  // every kind's jobs queued or running, member "id:tenant", scored by when
+  // they were admitted or last seen queued (the sweep's index)
+  unfinished: (kind: string) => `cellblock:unfinished:${kind}`,
   events: (id: string) => `cellblock:events:${id}`,
   recent: 'cellblock:recent',
 };
 // how many finished submissions the operator's dashboard looks back over
 const RECENT_MAX = 500;
+// how many unfinished jobs one sweep looks at (the oldest first)
+const SWEEP_BATCH = 500;
 export const CANCEL_CHANNEL = 'cellblock:cancel';
 const EVENTS_PATTERN = 'cellblock:events:*';
 
@@ -76,7 +83,8 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if not status or status == 'done' or status == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'result', ARGV[2], 'finishedAt', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('DECR', KEYS[2])
+redis.call('ZREM', KEYS[2], ARGV[9])
+redis.call('ZREM', KEYS[4], ARGV[10])
 if ARGV[5] ~= '' then
   redis.call('LPUSH', KEYS[3], ARGV[5])
   redis.call('LTRIM', KEYS[3], 0, ARGV[6] - 1)
@@ -88,10 +96,12 @@ return 1`;
 // atomically (two requests cannot both take the cap's last place): the request
 // is counted in its rate window; a retried one (its idempotency key seen) gets
 // the first one's id; the tenant's active count is held under its cap; only
-// then the record, its expiry, the idempotency key and the count.
-// KEYS: record, active count, idempotency key, rate window ('' for none).
-// ARGV: TTL, cap ('' for none), rate limit, rate window's expiry, id, then the
-// record's fields and values.
+// then the record, its expiry, the idempotency key and its places in the
+// tenant's active set and the sweep's index.
+// KEYS: record, active set, idempotency key, rate window ('' for none), index.
+// ARGV: TTL, cap ('' for none), rate limit, rate window's expiry, id, now (ms),
+// member in the active set, member in the index, then the record's fields and
+// values.
 const ADMIT = `
 if KEYS[4] ~= '' then
   local count = redis.call('INCR', KEYS[4])
@@ -102,24 +112,55 @@ if KEYS[3] ~= '' then
   local first = redis.call('GET', KEYS[3])
   if first then return {'duplicate', first} end
 end
-if ARGV[2] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return {'active'} end
+if ARGV[2] ~= '' and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return {'active'} end
 if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('INCR', KEYS[2])
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[7])
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[8])
 return {'admitted'}`;
 
 // A job admitted but not queued (BullMQ's add failed) is withdrawn, so that
 // nothing is left to wait for a worker that will never come: its record, its
 // place under the cap, and its idempotency key (a retry must not be answered
-// with it). KEYS: record, active count, idempotency key ('' for none). ARGV: id.
+// with it). KEYS: record, active set, idempotency key ('' for none), index.
+// ARGV: id, member in the active set, member in the index. When Redis cannot be
+// reached for it, the sweep queues the job later instead (SWEEP).
 const WITHDRAW = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'queued' and status ~= 'running' then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('DECR', KEYS[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[3])
 if KEYS[3] ~= '' and redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 1`;
+
+// What a process that died between admitting a job and queueing it (or a
+// withdrawal Redis was away for) leaves behind is found here: of the jobs
+// admitted before the cutoff and not finished, one whose record is gone (it
+// expired) or final gives up its places; one still queued or running is
+// looked at again later, and returned when BullMQ has no job for it, to be
+// queued (a worker finding its record final skips it). Returned ones are
+// claimed: a second sweep does not return them again before the cutoff passes
+// them once more.
+// KEYS: index. ARGV: cutoff (ms), now (ms), the record key's prefix, the
+// active set's prefix, the kind (members of active sets are "kind:id"), the
+// BullMQ job key's prefix, the most entries to look at.
+const SWEEP = `
+local orphans = {}
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[7]))) do
+  local colon = string.find(entry, ':', 1, true)
+  local id, tenant = string.sub(entry, 1, colon - 1), string.sub(entry, colon + 1)
+  local status = redis.call('HGET', ARGV[3] .. id, 'status')
+  if status ~= 'queued' and status ~= 'running' then
+    redis.call('ZREM', KEYS[1], entry)
+    redis.call('ZREM', ARGV[4] .. tenant, ARGV[5] .. ':' .. id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], entry)
+    if redis.call('EXISTS', ARGV[6] .. id) == 0 then table.insert(orphans, id) end
+  end
+end
+return orphans`;
 
 // Why a job was not admitted: its tenant's rate window is full, or its cap on
 // active jobs is reached. The API answers 429.
@@ -184,6 +225,10 @@ export interface JobStore<S, R, V> {
   // what a record looks like over the API
   viewOf(stored: Stored<S, R>): V;
   cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
+  // Queues the jobs admitted over `graceMs` ago that have a record and no
+  // BullMQ job, and frees the places of those whose record is gone (SWEEP);
+  // returns the ids queued.
+  sweep(graceMs: number): Promise<string[]>;
   publish(id: string, event: JobEvent): Promise<void>;
   // the last submissions finished, newest first
   recent(): Promise<RecentSubmission[]>;
@@ -230,6 +275,10 @@ export function submissions(redis: Redis, resultTtlSeconds: number): Submissions
 // one active count per tenant, the events channels and the cancel channel.
 export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue: Queue<SubmissionJob>, kind: JobKind<S, R, V>): JobStore<S, R, V> {
   const recordKey = (id: string) => key.record(kind.name, id);
+  const unfinished = key.unfinished(kind.name);
+  // a job's members in its tenant's active set and in the sweep's index
+  const activeMember = (id: string) => `${kind.name}:${id}`;
+  const indexMember = (id: string, tenant: string) => `${id}:${tenant}`;
 
   async function load(id: string): Promise<Stored<S, R> | undefined> {
     const fields = await redis.hgetall(recordKey(id));
@@ -263,10 +312,11 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
     return (
       (await redis.eval(
         FINISH,
-        3,
+        4,
         recordKey(id),
         key.active(stored.tenant),
         key.recent,
+        unfinished,
         status,
         result ? JSON.stringify(result) : '',
         String(Date.now()),
@@ -275,12 +325,15 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
         String(RECENT_MAX),
         key.events(id),
         JSON.stringify(done),
+        activeMember(id),
+        indexMember(id, stored.tenant),
       )) === 1
     );
   }
 
   async function admit(submission: S, options: SubmitOptions): Promise<Admitted> {
     const id = options.held?.id ?? newId();
+    const now = String(Date.now());
     const fields = {
       tenant: options.tenant,
       // beside the submission, so listing it never reads the source and tests
@@ -289,21 +342,25 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
       status: options.held ? 'running' : 'queued',
       submission: JSON.stringify(submission),
       ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-      createdAt: String(Date.now()),
+      createdAt: now,
     };
     const { rate } = options;
     const [outcome, first] = (await redis.eval(
       ADMIT,
-      4,
+      5,
       recordKey(id),
       key.active(options.tenant),
       options.idempotencyKey ? key.idempotency(options.tenant, options.idempotencyKey) : '',
       rate?.key ?? '',
+      unfinished,
       String(resultTtlSeconds),
       options.maxActive === undefined ? '' : String(options.maxActive),
       String(rate?.limit ?? 0),
       String(rate?.expireSeconds ?? 0),
       id,
+      now,
+      activeMember(id),
+      indexMember(id, options.tenant),
       ...Object.entries(fields).flat(),
     )) as [string, string?];
     if (outcome === 'duplicate' && first) return { id: first, duplicate: true };
@@ -319,11 +376,13 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
   const enqueue = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
     add(id, options).catch(async (error: unknown) => {
       const idempotencyKey = options.idempotencyKey ? key.idempotency(options.tenant, options.idempotencyKey) : '';
-      await redis.eval(WITHDRAW, 3, recordKey(id), key.active(options.tenant), idempotencyKey, id).catch(() => undefined);
+      await redis
+        .eval(WITHDRAW, 4, recordKey(id), key.active(options.tenant), idempotencyKey, unfinished, id, activeMember(id), indexMember(id, options.tenant))
+        .catch(() => undefined);
       throw error;
     });
 
-  const add = (id: string, options: SubmitOptions): Promise<Job<SubmissionJob>> =>
+  const add = (id: string, options: Pick<SubmitOptions, 'priority' | 'held'>): Promise<Job<SubmissionJob>> =>
     queue.add(
       kind.jobName,
       { id, ...(options.held ? { heldBy: options.held.by } : {}) },
@@ -387,6 +446,25 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
       await queue.remove(id).catch(() => 0);
       await redis.publish(CANCEL_CHANNEL, id);
       return 'cancelled';
+    },
+
+    async sweep(graceMs) {
+      const now = Date.now();
+      const orphans = (await redis.eval(
+        SWEEP,
+        1,
+        unfinished,
+        String(now - graceMs),
+        String(now),
+        recordKey(''),
+        key.active(''),
+        kind.name,
+        queue.toKey(''),
+        String(SWEEP_BATCH),
+      )) as string[];
+      // (its priority was the request's, and is not kept: it joins the queue's end)
+      for (const id of orphans) await add(id, {});
+      return orphans;
     },
   };
 }

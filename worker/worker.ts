@@ -32,6 +32,8 @@ export interface WorkerSettings {
   store: ContentStore;
   runs: Runs;
   images: Images;
+  // the sweep's grace (queue/submissions.ts, SWEEP); it runs every half of it
+  orphanGraceMs: number;
 }
 
 // What a kind of job does in a slot: its work (its events published unless no
@@ -349,6 +351,18 @@ export function startWorker(
     },
   };
 
+  // Jobs admitted by an API that died before queueing them are queued here,
+  // by whichever worker sweeps first; places under the caps held by records
+  // gone are freed.
+  const sweep = async () => {
+    for (const store of [subs, settings.runs]) {
+      const queued = await store.sweep(settings.orphanGraceMs);
+      if (queued.length > 0) log.warn({ ids: queued }, 'queued jobs admitted but never queued');
+    }
+  };
+  const sweeper = setInterval(() => void sweep().catch((error: unknown) => log.warn({ err: error }, 'sweep')), settings.orphanGraceMs / 2);
+  sweeper.unref();
+
   const worker = new Worker(
     QUEUE_SUBMISSIONS,
     (job, token) => (job.name === 'run' ? handle(job, token, settings.runs, runHandler) : handle(job, token, subs, judging)),
@@ -363,6 +377,7 @@ export function startWorker(
     // another worker.
     async close(graceMs) {
       shuttingDown = true;
+      clearInterval(sweeper);
       const closing = Promise.all([worker.close(), ...fastRuns.values()]);
       const timer = setTimeout(() => {
         for (const abort of running.values()) abort.abort();

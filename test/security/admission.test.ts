@@ -101,7 +101,7 @@ describe('security: admission (rate, cap, idempotency) and request bodies, attac
     const owners = await Promise.all(keys.map((key) => inspect.hget(key, 'tenant')));
     return keys.filter((_, i) => owners[i] === tenant);
   }
-  const active = async (tenant: string) => Number((await inspect.get(`cellblock:active:${tenant}`)) ?? 0);
+  const active = async (tenant: string) => inspect.zcard(`cellblock:active:${tenant}`);
   const jobCount = async () => (await inspect.keys(`${QUEUE}:*`)).filter((key) => /:[A-Za-z0-9_-]{24}$/.test(key)).length;
   // jobs this worker has started (each observes its wait once, fast path included)
   const runsStarted = async () => {

@@ -36,7 +36,9 @@ export function requestBody(maxBytes: number, tooLarge: TooLarge): MiddlewareHan
   return async (c, next) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
     if (!incoming) return webLimit(c, next);
-    if (WITHOUT_BODY.has(c.req.method)) return next();
+    // once a request: Hono's router runs the middleware twice for a path that is
+    // itself a pattern ("/*"), and the stream is read by then
+    if (WITHOUT_BODY.has(c.req.method) || c.req.bodyCache.arrayBuffer) return next();
     if (Number(c.req.header('content-length') ?? 0) > maxBytes) return tooLarge(c);
     const bytes = await readCapped(incoming, maxBytes);
     if (!bytes) return tooLarge(c);

@@ -244,6 +244,8 @@ describe('service API (cellblock serve)', () => {
       { name: 'an interactor in an unknown language', body: { ...valid, interactor: { language: 'cobol', source: '' } }, status: 422, code: 'UNKNOWN_LANGUAGE' },
       { name: 'an unknown test set', body: { language: 'python3', source: 'x', testSet: '0'.repeat(64) }, status: 422, code: 'TEST_SET_NOT_FOUND' },
       { name: 'a body over the limit', raw: JSON.stringify({ ...valid, source: `# ${'x'.repeat(BODY_MAX)}\n` }), status: 413, code: 'BODY_TOO_LARGE' },
+      // found by the fuzzer: the router matched the body middleware twice, and the second read was a 500
+      { name: 'a body to a path that is itself a route pattern ("/*")', path: '/*', raw: 'false', status: 404, code: 'NOT_FOUND' },
       { name: 'batch: malformed JSON', path: '/v1/submissions/batch', raw: '{"submissions": [', status: 400, code: 'INVALID_JSON' },
       { name: 'batch: no submissions', path: '/v1/submissions/batch', body: { submissions: [] }, status: 400, code: 'INVALID_REQUEST' },
       { name: 'batch: not an array', path: '/v1/submissions/batch', body: { submissions: valid }, status: 400, code: 'INVALID_REQUEST' },

@@ -159,6 +159,18 @@ export function isAlive(pid: number): boolean {
   return stat !== '' && state !== 'Z' && state !== 'X';
 }
 
+// SIGKILLs those of `pids` still alive; one that dies between the check and the
+// signal is no error.
+export function killAlive(pids: number[]): void {
+  for (const pid of pids.filter(isAlive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+  }
+}
+
 // Direct children of `ppid` (by default this test process), zombies included.
 export function childrenOf(ppid = process.pid): HostProcess[] {
   return hostProcesses().filter((p) => p.ppid === ppid);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { isAlive, mountInfo, readText } from '../helpers/host.js';
+import { isAlive, killAlive, mountInfo, readText } from '../helpers/host.js';
 import {
   aplusb,
   asView,
@@ -188,7 +188,7 @@ export async function deploy(apiEnv: Record<string, string> = {}): Promise<Deplo
     async killWorker(worker) {
       const sandboxes = sandboxPidsBelow(worker.pid);
       await stop(worker, 'SIGKILL');
-      for (const pid of sandboxes.filter(isAlive)) process.kill(pid, 'SIGKILL');
+      killAlive(sandboxes);
     },
     async stopWorkers() {
       for (const worker of deployment.workers.splice(0)) await deployment.killWorker(worker);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CLI } from '../helpers/cli.js';
-import { isAlive, readText, sandboxUidProcesses } from '../helpers/host.js';
+import { isAlive, killAlive, readText, sandboxUidProcesses } from '../helpers/host.js';
 
 // ---------------------------------------------------------------- processes
 
@@ -181,13 +181,7 @@ export async function stopAll(): Promise<void> {
         // gone already
       }
       await proc.exited;
-      for (const pid of sandboxes.filter(isAlive)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
+      killAlive(sandboxes);
     }
   }
   tracked.clear();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { isAlive, readText } from '../helpers/host.js';
+import { isAlive, killAlive, readText } from '../helpers/host.js';
 import {
   aplusb,
   asView,
@@ -33,9 +33,6 @@ import {
   waitForView,
 } from './helpers.js';
 
-const killAll = (pids: number[]): void => {
-  for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
-};
 
 const ppidOf = (pid: number): number => Number(/^PPid:\s+(\d+)$/m.exec(readText(`/proc/${pid}/status`))?.[1] ?? 0);
 
@@ -128,7 +125,7 @@ describe('service restart (cellblock serve and its own Redis)', () => {
     assert.ok(await eventuallyTrue(() => !isAlive(redisPid), 5_000), 'redis-server survived SIGKILL');
     // The blocker's sandbox outlives serve (see "a worker SIGKILLed mid-run leaves
     // no sandbox process behind" in workers.test.ts); not this test's subject.
-    killAll(sandboxes);
+    killAlive(sandboxes);
 
     const second = await serve(data, 2, 'serve-after-crash');
     const view = await waitForView(second.url, target, isFinal, 20_000);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { isAlive } from '../helpers/host.js';
+import { isAlive, killAlive } from '../helpers/host.js';
 import {
   aplusb,
   asView,
@@ -42,10 +42,6 @@ import {
   waitForView,
   within,
 } from './helpers.js';
-
-const killAll = (pids: number[]): void => {
-  for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
-};
 
 interface TestEvent {
   index: number;
@@ -81,7 +77,7 @@ describe('service: api and workers as separate processes on one Redis', () => {
     for (const worker of workers.splice(0)) {
       const sandboxes = sandboxPidsBelow(worker.pid);
       await stop(worker, 'SIGKILL');
-      killAll(sandboxes); // they would outlive it
+      killAlive(sandboxes); // they would outlive it
     }
     assert.ok(await eventuallyAsync(async () => (await readyWorkers()) === 0, 10_000), 'a killed worker is still counted');
   }
@@ -123,7 +119,7 @@ describe('service: api and workers as separate processes on one Redis', () => {
       const killed = await stop(victim, 'SIGKILL');
       assert.equal(killed.signal, 'SIGKILL');
       // its sandbox outlives it (a test below); not this test's subject
-      killAll(orphans);
+      killAlive(orphans);
 
       assert.ok(await stream.endsWithin(60_000), `not judged after the takeover: ${JSON.stringify(stream.events)}`);
       assert.ok(isAlive(survivor.pid), 'the survivor died');
@@ -167,7 +163,7 @@ describe('service: api and workers as separate processes on one Redis', () => {
       const gone = await eventuallyTrue(() => sandbox.every((pid) => !isAlive(pid)), 5_000);
       assert.ok(gone, `alive 5 s after their worker was SIGKILLed: ${describeProcesses(sandbox)}`);
     } finally {
-      killAll(sandbox);
+      killAlive(sandbox);
       await call(base, 'DELETE', `/v1/submissions/${id}`);
       await stopWorkers();
     }

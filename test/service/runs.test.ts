@@ -204,7 +204,8 @@ describe('service: runs (POST /v1/runs)', () => {
   });
 
   it('a minutes-long run cancelled midway: cancelled, its sandbox and cgroups gone, nothing written over it', async () => {
-    const reply = await post({ argv: ['/bin/sh', '-c', 'echo started; sleep 300'], limits: { wallMs: 400_000, cpuMs: 60_000 } });
+    // a line every second: one printed before the stream subscribed is not replayed
+    const reply = await post({ argv: ['/bin/sh', '-c', 'while :; do echo running; sleep 1; done'], limits: { wallMs: 400_000, cpuMs: 60_000 } });
     const { id } = reply.json as RunView;
     const events = await EventStream.open(base, id, {}, 'runs');
     try {

@@ -38,6 +38,9 @@ export interface Submitting<K extends keyof FastKinds> {
 // slot of this process's worker when there is one (the fast path,
 // queue/local.ts), else through the queue. Resolves only once the job is
 // recorded; `view` is its state when the wait ended (undefined: not found).
+// Should Redis go away while the fast path runs the job, the slot cannot store
+// its result until Redis is back: the request is answered at once with the id
+// of the job, which is recorded and will end, instead of after the whole wait.
 export async function submitAndWait<K extends keyof FastKinds>(
   ctx: ApiContext,
   { kind, store, job, options }: Submitting<K>,
@@ -48,8 +51,13 @@ export async function submitAndWait<K extends keyof FastKinds>(
   const { id, duplicate } = await (handed?.recorded ?? store.submit(job, options));
   if (handed && !duplicate) {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const final = await Promise.race([handed.final, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)))]);
+    let onClose = () => {};
+    const waited = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+    const redisLost = new Promise<'lost'>((resolve) => ctx.redis.once('close', (onClose = () => resolve('lost'))));
+    const final = await Promise.race([handed.final, waited, redisLost]);
     clearTimeout(timer);
+    ctx.redis.off('close', onClose);
+    if (final === 'lost') return { id, view: { id, status: 'running' } };
     if (final) return { id, view: final };
   }
   // through the queue, or not stored by the slot (or not in time): as the queue has it

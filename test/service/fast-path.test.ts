@@ -250,4 +250,30 @@ describe('service: the fast path (a sync request straight to an idle slot of ser
       events.disconnect();
     }
   });
+
+  // Last: it stops the test's redis-server and starts it again.
+  it('Redis gone mid-run: the request is answered at once with its id, and the run ends stored once Redis is back', async () => {
+    const answering = call(base, 'POST', '/v1/runs?wait=true', { body: { argv: ['/bin/sh', '-c', 'sleep 3; echo after'] } });
+    const id = await heldJob();
+    assert.ok(await eventuallyTrue(() => sandboxPidsBelow(server.pid).length > 0, 10_000), 'not running in serve');
+    const lostAt = Date.now();
+    await stop(redis.proc, 'SIGKILL');
+    const reply = await answering;
+    const waitedMs = Date.now() - lostAt;
+    assert.equal(reply.status, 202, describeReply(reply));
+    assert.deepEqual(reply.json, { id, status: 'running' });
+    // the request's wait is 20 s (CELLBLOCK_WAIT_MS); the run ends 3 s after its start
+    assert.ok(waitedMs < 2_000, `answered ${waitedMs} ms after Redis went away`);
+    redis = await startRedis(dir);
+    let last: RunView | undefined;
+    assert.ok(
+      await eventuallyAsync(async () => {
+        const view = await call(base, 'GET', `/v1/runs/${id}`);
+        last = view.json as RunView;
+        return view.status === 200 && last.status === 'done';
+      }, 40_000, 200),
+      `not stored: ${JSON.stringify(last)}`,
+    );
+    assert.equal(last?.result?.stdout, 'after\n');
+  });
 });

@@ -57,10 +57,21 @@ double now_ms() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+// The next run's stdio, made on the sandbox's thread once it is ready (built or
+// reset), so that starting the run, on the caller's thread, does not make it:
+// /dev/null for a run without stdin, and the two output pipes ([0] ours, [1]
+// the program's). Each is a new open file or pipe, given to one run only (an
+// open file's flags are the program's to change).
+struct SpareStdio {
+  int null_read = -1;
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+};
+
 // Everything the supervisor opened for one sandbox (and its current run),
 // released in one place.
 struct Resources {
   int out_read = -1, err_read = -1;  // the run's: new for each
+  SpareStdio spare;
   int error_read = -1, status_read = -1, notify_read = -1, control_write = -1;
   int lifeline_write = -1, go_write = -1;
   int listener = -1, pidfd = -1, netns = -1;
@@ -71,7 +82,8 @@ struct Resources {
 
   ~Resources() {
     close_run_fds();
-    for (int fd : {error_read, status_read, notify_read, control_write, lifeline_write, go_write, pidfd, netns})
+    for (int fd : {error_read, status_read, notify_read, control_write, lifeline_write, go_write, pidfd, netns,
+                   spare.null_read, spare.out[0], spare.out[1], spare.err[0], spare.err[1]})
       if (fd >= 0) close(fd);
     close_child_ends();
     if (stack != MAP_FAILED) munmap(stack, kInitStackSize);
@@ -117,7 +129,23 @@ bool make_pipe(int& supervisor_end, int& child_end, bool child_writes, Resources
   return true;
 }
 
-int open_stdin(const JobSpec& spec, JobResult& result) {
+// Makes what is missing of the next run's stdio; what cannot be made now is
+// made when the run starts.
+void make_spare_stdio(SpareStdio& spare) {
+  if (spare.null_read < 0) spare.null_read = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (int* ends : {spare.out, spare.err}) {
+    if (ends[0] < 0 && pipe2(ends, O_CLOEXEC) == 0) fcntl(ends[0], F_SETFL, O_NONBLOCK);
+  }
+}
+
+// Hands over a spare descriptor: it is the caller's now.
+int take(int& spare) {
+  int fd = spare;
+  spare = -1;
+  return fd;
+}
+
+int open_stdin(const JobSpec& spec, Resources& res, JobResult& result) {
   if (spec.stdin_kind == StdinKind::File) {
     int fd = open(spec.stdin_path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     struct stat info;
@@ -133,7 +161,8 @@ int open_stdin(const JobSpec& spec, JobResult& result) {
     }
     return fd;
   }
-  if (spec.stdin_kind == StdinKind::None) return open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spec.stdin_kind == StdinKind::None)
+    return res.spare.null_read >= 0 ? take(res.spare.null_read) : open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (spec.stdin_kind == StdinKind::Fd) {
     // closed by run_job; like a file, it must be a pipe or a regular file, never
     // a directory (a handle on a host tree)
@@ -212,7 +241,13 @@ int given_output(int fd, const char* which, JobResult& result) {
 
 // A run's output pipe: the program writes `theirs`, the watch reads `ours` (up
 // to the cap).
-bool output_pipe(int& ours, int& theirs, Resources& res, JobResult& result) {
+bool output_pipe(int (&spare)[2], int& ours, int& theirs, Resources& res, JobResult& result) {
+  if (spare[0] >= 0) {
+    ours = take(spare[0]);
+    theirs = take(spare[1]);
+    res.child_ends.push_back(theirs);
+    return true;
+  }
   if (make_pipe(ours, theirs, true, res)) return true;
   return fail(result, "SANDBOX_SETUP", std::string("pipe: ") + strerror(errno));
 }
@@ -485,12 +520,12 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
       return fail(result, code, error);
     }
   }
-  int stdio[3] = {open_stdin(spec, result), -1, -1};
+  int stdio[3] = {open_stdin(spec, res, result), -1, -1};
   if (stdio[0] < 0) return false;
   // stdout may be the run's own (a pipe to an interactor); stderr is always ours
   bool ready = (spec.stdout_given ? (stdio[1] = given_output(spec.stdout_fd, "stdout", result)) >= 0
-                                  : output_pipe(res.out_read, stdio[1], res, result)) &&
-               output_pipe(res.err_read, stdio[2], res, result);
+                                  : output_pipe(res.spare.out, res.out_read, stdio[1], res, result)) &&
+               output_pipe(res.spare.err, res.err_read, stdio[2], res, result);
   // A failed send means init is gone: the watch then finds out why.
   if (ready) fds_send(res.go_write, stdio, 3);
   if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
@@ -576,6 +611,7 @@ SandboxPtr sandbox_build(const JobSpec& spec) {
   }
   // not ready: its failure is what the run reports
   sandbox->ready = wait_ready(*sandbox);
+  if (sandbox->ready) make_spare_stdio(res.spare);
   return sandbox;
 }
 
@@ -625,6 +661,7 @@ bool sandbox_reset(Sandbox& sandbox) {
   if (!reusable || !pidns_restart_numbering(res.pidfd) || write(res.control_write, &kNextRun, 1) != 1)
     return false;
   sandbox.ready = wait_ready(sandbox);
+  if (sandbox.ready) make_spare_stdio(res.spare);
   return sandbox.ready && cgroup::reset_counters(res.cgroup);
 }
 

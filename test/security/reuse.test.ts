@@ -60,6 +60,15 @@ static int leave_flags(int argc, char** argv) {
   return 0;
 }
 
+// Flags of its stdin's, stdout's and stderr's open files (F_SETFL): were one of
+// them shared with the next run (the same /dev/null opened once), they would
+// carry a message to it.
+static int leave_stdio_flags(int argc, char** argv) {
+  static const char* const NAMES[] = {"stdin", "stdout", "stderr"};
+  for (int fd = 0; fd < 3; fd++) report(NAMES[fd], fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK | O_APPEND));
+  return 0;
+}
+
 static void mkfile(const char* path, mode_t mode) {
   int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
   if (fd >= 0) { ssize_t ignored = write(fd, "left", 4); (void)ignored; close(fd); }
@@ -216,6 +225,8 @@ static int look(int argc, char** argv) {
     strcat(names, ",");
   }
   printf("processes %d %s\n", processes, names);
+  int shared = O_NONBLOCK | O_APPEND;
+  printf("stdio-flags %x %x %x\n", fcntl(0, F_GETFL) & shared, fcntl(1, F_GETFL) & shared, fcntl(2, F_GETFL) & shared);
   printf("pid %d\n", getpid());
   return 0;
 }
@@ -223,6 +234,7 @@ static int look(int argc, char** argv) {
 static int attack(int argc, char** argv) {
   ATTACK(leave_times);
   ATTACK(leave_flags);
+  ATTACK(leave_stdio_flags);
   ATTACK(leave_tree);
   ATTACK(leave_deep);
   ATTACK(leave_processes);
@@ -292,7 +304,7 @@ describe('sandboxes reused between runs', () => {
   function assertFoundNothing(clean: Map<string, string>, looks: RunResult[]): void {
     for (const look of looks) {
       const seen = outcomes(look.stdout);
-      for (const what of ['box-flags', 'tmp-flags', 'box-entries', 'tmp-entries', 'free', 'processes', 'pid'])
+      for (const what of ['box-flags', 'tmp-flags', 'box-entries', 'tmp-entries', 'free', 'processes', 'pid', 'stdio-flags'])
         assert.equal(seen.get(what), clean.get(what), `${what}: a look found what another run left\n${look.stdout}`);
     }
   }
@@ -314,6 +326,14 @@ describe('sandboxes reused between runs', () => {
   it("inode flags set on the work dir and /tmp are cleared for the next run", async () => {
     const { clean, a, looks, inA } = await attack(2, ['leave_flags']);
     assert.match(a.stdout, /\/box ok 0\n\/tmp ok 0\n/, 'control: the program could not set the flags');
+    assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left');
+    assertFoundNothing(clean, looks);
+  });
+
+  it("the flags a run set on its stdin's, stdout's and stderr's open files are not the next run's", async () => {
+    const { clean, a, looks, inA } = await attack(10, ['leave_stdio_flags']);
+    assert.match(a.stdout, /stdin ok 0\nstdout ok 0\nstderr ok 0\n/, 'control: the program could not set the flags');
+    assert.equal(clean.get('stdio-flags'), '0 0 0');
     assert.ok(inA !== undefined, 'control: no look ran in the sandbox A left');
     assertFoundNothing(clean, looks);
   });

@@ -15,7 +15,7 @@ import { type Submissions, submissions } from '../../queue/submissions.js';
 import { openPipe, releaseWarmSandboxes, run } from '../../sandbox/run.js';
 import { type RunSpec } from '../../sandbox/schema.js';
 import { makeFixtureDir, PYTHON, removeFixtureDir } from '../helpers/fixtures.js';
-import { aplusb, call, describeReply, serviceEnv, startHttp, startRedis, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
+import { aplusb, call, describeReply, eventuallyAsync, serviceEnv, startHttp, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
 
 describe('red team: the sweep, the active set and the index', () => {
   let redis: TestRedis;
@@ -130,6 +130,24 @@ describe('red team: the sweep, the active set and the index', () => {
     assert.deepEqual(await activeOf(tenant), []);
     const index = await connection.zrange('cellblock:unfinished:submission', '0', '-1');
     assert.deepEqual(index.filter((entry) => entry.endsWith(`:${tenant}`)), [], 'left in the index');
+  });
+
+  it("a job that fails for good (the worker's internal-error path, after its retries) leaves neither its place nor its entry in the index", async () => {
+    const dir = tempDir('cb-red5w-');
+    const worker = await startWorkerProcess(serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: dir, CELLBLOCK_STORE: join(dir, 'store'), CELLBLOCK_ORPHAN_GRACE_MS: '60000' }), 'red5-worker', 1);
+    try {
+      const tenant = 'red-ie';
+      // (a long grace: the sweep must not be what frees them)
+      // a language this host does not have: the engine refuses it on every attempt
+      const { id } = await store.submit({ ...job(), language: 'no-such-language' }, { tenant, maxActive: 1 });
+      assert.ok(await eventuallyAsync(async () => (await store.load(id))?.status === 'done', 30_000, 100), `never ended: ${JSON.stringify(await store.load(id))}`);
+      assert.equal((await store.load(id))?.result?.verdict, 'IE');
+      assert.deepEqual(await activeOf(tenant), [], 'its place under the cap is kept');
+      const index = await connection.zrange('cellblock:unfinished:submission', '0', '-1');
+      assert.ok(!index.includes(`${id}:${tenant}`), 'left in the index');
+    } finally {
+      await stop(worker);
+    }
   });
 });
 

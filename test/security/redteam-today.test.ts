@@ -9,8 +9,10 @@ import { closeSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type Submission } from '../../judge/schema.js';
+import { QUEUE_SUBMISSIONS } from '../../queue/schema.js';
 import { type Submissions, submissions } from '../../queue/submissions.js';
 import { openPipe, releaseWarmSandboxes, run } from '../../sandbox/run.js';
 import { type RunSpec } from '../../sandbox/schema.js';
@@ -71,17 +73,17 @@ describe('red team: the sweep, the active set and the index', () => {
             () => undefined,
           ),
         );
-        if (i % 3 === 0) work.push(store.sweep(0).then((ids) => swept.push(...ids)));
+        if (i % 3 === 0) work.push(store.sweep(0).then(({ queued }) => swept.push(...queued)));
         work.push(connection.zcard(`cellblock:active:${tenant}`).then((n) => (most = Math.max(most, n))));
       }
       await Promise.all(work);
     }
-    swept.push(...(await store.sweep(0)));
+    swept.push(...(await store.sweep(0)).queued);
     assert.ok(most <= cap, `${most} active at once, over the cap of ${cap}`);
     assert.ok(admitted.length > cap, `only ${admitted.length} admitted: the cancels freed no place`);
     assert.deepEqual(await activeOf(tenant), await unfinishedOf(tenant), 'the active set is not the unfinished records');
     // (one swept before its cancel may be on the queue: a worker finds it cancelled and skips it)
-    for (const id of await store.sweep(0)) assert.ok(!cancelled.has(id), `the sweep queued ${id}, cancelled`);
+    for (const id of (await store.sweep(0)).queued) assert.ok(!cancelled.has(id), `the sweep queued ${id}, cancelled`);
   });
 
   it("tenants whose names share a prefix or hold ':' or '.': the sweep and the cancels free only the tenant's own place", async () => {
@@ -93,7 +95,7 @@ describe('red team: the sweep, the active set and the index', () => {
     await connection.del(`cellblock:submission:${ids.get('red:b')}`);
     assert.equal(await store.cancel('red', ids.get('red')!), 'cancelled');
     assert.equal(await store.finish(ids.get('red-b')!, 'done', { verdict: 'AC' } as never), true);
-    const swept = await store.sweep(0);
+    const swept = (await store.sweep(0)).queued;
     assert.deepEqual(swept.sort(), [ids.get('red.b')!, ids.get('red:b:c')!, ids.get('b')!].sort(), 'the sweep queued what it should not, or missed an orphan');
     for (const tenant of tenants) {
       const gone = ['red:b', 'red', 'red-b'].includes(tenant);
@@ -124,7 +126,7 @@ describe('red team: the sweep, the active set and the index', () => {
     const expired = await store.submit(job(), { tenant, maxActive: 2 });
     await connection.del(`cellblock:submission:${expired.id}`);
     await store.queue.remove(expired.id);
-    const swept = await store.sweep(0);
+    const swept = (await store.sweep(0)).queued;
     for (const { id } of [done, cancelledJob, expired]) assert.ok(!swept.includes(id), `${id} swept`);
     for (const { id } of [done, cancelledJob, expired]) assert.equal(await jobExists(id), false, `${id} queued again`);
     assert.deepEqual(await activeOf(tenant), []);
@@ -147,6 +149,40 @@ describe('red team: the sweep, the active set and the index', () => {
       assert.ok(!index.includes(`${id}:${tenant}`), 'left in the index');
     } finally {
       await stop(worker);
+    }
+  });
+});
+
+describe('red team: a BullMQ job failed for good without its record ended', () => {
+  it('(stalled past its limit, or its result lost to Redis on the last attempt) is ended with an internal error by the sweep, and its place freed', async () => {
+    const dir = tempDir('cb-red5f-');
+    const redis = await startRedis(dir);
+    const connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
+    const store = submissions(connection, 3_600);
+    const taker = new Worker(QUEUE_SUBMISSIONS, null, { connection });
+    try {
+      const tenant = 'red-lost';
+      const { id } = await store.submit(aplusb() as Submission, { tenant, maxActive: 1 });
+      // what BullMQ does to a job stalled more often than maxStalledCount: failed,
+      // no attempt left, without the worker's handler (nor its internal error)
+      const taken = await taker.getNextJob('red5-token');
+      assert.equal(taken?.id, id);
+      await taken.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), 'red5-token');
+      assert.equal(await store.queue.getJobState(id), 'failed');
+      const worker = await startWorkerProcess(serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: dir, CELLBLOCK_STORE: join(dir, 'store'), CELLBLOCK_ORPHAN_GRACE_MS: '300' }), 'red5-sweeper', 1);
+      try {
+        assert.ok(await eventuallyAsync(async () => (await store.load(id))?.status === 'done', 15_000, 100), `never ended: ${JSON.stringify(await store.load(id))}`);
+        assert.equal((await store.load(id))?.result?.verdict, 'IE');
+        assert.equal(await connection.zcard(`cellblock:active:${tenant}`), 0, 'its place under the cap is kept');
+        assert.equal(await connection.zcard('cellblock:unfinished:submission'), 0, 'left in the index');
+      } finally {
+        await stop(worker);
+      }
+    } finally {
+      await taker.close();
+      await store.queue.close();
+      connection.disconnect();
+      await stopAll();
     }
   });
 });

@@ -25,7 +25,7 @@ import { pino } from 'pino';
 import { openPipe, releaseWarmSandboxes, run } from '../../sandbox/run.js';
 import { type RunSpec } from '../../sandbox/schema.js';
 import { makeFixtureDir, PYTHON, removeFixtureDir } from '../helpers/fixtures.js';
-import { aplusb, call, describeReply, eventuallyAsync, serviceEnv, startHttp, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
+import { aplusb, call, PYTHON_APLUSB, describeReply, eventuallyAsync, serviceEnv, startHttp, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
 
 describe('red team: the sweep, the active set and the index', () => {
   let redis: TestRedis;
@@ -310,45 +310,96 @@ describe("red team: a run's stdio made ahead of it", () => {
 });
 
 describe("red team: a fast-path wait's listener on Redis's 'close'", () => {
-  it("a fast-path wait that ends, or a duplicate's, leaves no listener on the connection's 'close' (its count flat over many)", async () => {
-    const dir = tempDir('cb-red5l-');
-    const redis = await startRedis(dir);
-    const connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
-    const subscriber = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
-    const events = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
-    const subs = submissions(connection, 3_600);
-    const runStore = runs(connection, 3_600, subs.queue);
-    const settings = {
-      slots: 1,
-      pinCpus: false,
-      webhookSecret: 'red5',
-      webhookPolicy: { attempts: 1, backoffMs: 100, timeoutMs: 1_000 },
-      store: directoryStore(join(dir, 'store')),
-      runs: runStore,
-      images: imageStore(join(dir, 'store')),
-      orphanGraceMs: 60_000,
+  describe('in this process: the API context and a worker of one slot', () => {
+    let connection: Redis;
+    let inspect: Redis;
+    let subs: Submissions;
+    let ctx: ApiContext;
+    let close = async () => {};
+    before(async () => {
+      const dir = tempDir('cb-red5l-');
+      const redis = await startRedis(dir);
+      connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
+      inspect = new Redis({ path: redis.socket });
+      const subscriber = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
+      const events = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
+      subs = submissions(connection, 3_600);
+      const settings = {
+        slots: 1,
+        pinCpus: false,
+        webhookSecret: 'red5',
+        webhookPolicy: { attempts: 1, backoffMs: 100, timeoutMs: 1_000 },
+        store: directoryStore(join(dir, 'store')),
+        runs: runs(connection, 3_600, subs.queue),
+        images: imageStore(join(dir, 'store')),
+        orphanGraceMs: 60_000,
+      };
+      const worker = startWorker(redisOptions(redis.url), subscriber, subs, settings, pino({ level: 'silent' }));
+      const hub = await eventHub(events);
+      // what submitAndWait reads of the API's context
+      ctx = { redis: connection, local: worker.local, hub } as unknown as ApiContext;
+      close = async () => {
+        await worker.close(1_000);
+        await hub.close();
+        await subs.queue.close();
+        for (const c of [connection, subscriber, events, inspect]) c.disconnect();
+      };
+    });
+    after(async () => {
+      await close();
+      await stopAll();
+    });
+
+    // (a submission with its wall limit, as the API derives it, is small enough for the fast path)
+    const wait = (tenant: string, source = PYTHON_APLUSB, idempotencyKey?: string) =>
+      submitAndWait(ctx, { kind: 'submission', store: subs, job: { ...aplusb(), source, limits: { wallMs: 5_000 } } as Submission, options: { tenant, ...(idempotencyKey ? { idempotencyKey } : {}) } }, 20_000);
+    const SLOW = `import time\ntime.sleep(1.5)\n${PYTHON_APLUSB}`;
+    // the tenant's job held on the queue while the fast path runs it
+    const heldId = async (tenant: string) => {
+      let held: string | undefined;
+      const find = async () => {
+        for (const id of await inspect.zrange('bull:cellblock-submissions:delayed', '0', '-1')) {
+          if ((await inspect.hget(`cellblock:submission:${id}`, 'tenant')) === tenant) held = id;
+        }
+        return held !== undefined;
+      };
+      assert.ok(await eventuallyAsync(find, 10_000, 10), 'not held');
+      return held!;
     };
-    const worker = startWorker(redisOptions(redis.url), subscriber, subs, settings, pino({ level: 'silent' }));
-    const hub = await eventHub(events);
-    // what submitAndWait reads of the API's context
-    const ctx = { redis: connection, local: worker.local, hub } as unknown as ApiContext;
-    try {
-      const wait = (idempotencyKey?: string) =>
-        submitAndWait(ctx, { kind: 'submission', store: subs, job: { ...aplusb(), limits: { wallMs: 2_000 } } as Submission, options: { tenant: 'red-listen', ...(idempotencyKey ? { idempotencyKey } : {}) } }, 20_000);
-      assert.equal((await wait()).view?.status, 'done');
+
+    it("a fast-path wait that ends, or a duplicate's, leaves no listener on the connection's 'close' (its count flat over many)", async () => {
+      assert.equal((await wait('red-listen')).view?.status, 'done');
       const before = connection.listenerCount('close');
       for (let i = 0; i < 40; i++) {
-        const { view } = await wait(i % 8 === 0 ? 'same-key' : undefined);
+        const { view } = await wait('red-listen', PYTHON_APLUSB, i % 8 === 0 ? 'same-key' : undefined);
         assert.equal(view?.status, 'done', JSON.stringify(view));
       }
       assert.equal(connection.listenerCount('close'), before, "listeners on the connection's 'close' left by ended waits");
-    } finally {
-      await worker.close(1_000);
-      await hub.close();
-      await subs.queue.close();
-      for (const c of [connection, subscriber, events]) c.disconnect();
-      await stopAll();
-    }
+    });
+
+    it('a fast-path wait whose job is cancelled answers cancelled, leaves no listener, frees the place', async () => {
+      const before = connection.listenerCount('close');
+      const waiting = wait('red-cancel', SLOW);
+      const id = await heldId('red-cancel');
+      assert.equal(await subs.cancel('red-cancel', id), 'cancelled');
+      const { view } = await waiting;
+      assert.equal(view?.status, 'cancelled', JSON.stringify(view));
+      assert.equal(connection.listenerCount('close'), before);
+      assert.equal(await inspect.zcard('cellblock:active:red-cancel'), 0);
+    });
+
+    it("a 'close' that is only a reconnect blip answers running with the id at once; the job still ends once, its place freed", async () => {
+      const before = connection.listenerCount('close');
+      const waiting = wait('red-blip', SLOW);
+      const id = await heldId('red-blip');
+      connection.stream.destroy(); // ioredis reconnects at once
+      const { id: answered, view } = await waiting;
+      assert.deepEqual([answered, view], [id, { id, status: 'running' }]);
+      assert.ok(await eventuallyAsync(async () => (await subs.load(id))?.status === 'done', 15_000, 50), `never done: ${JSON.stringify(await subs.load(id))}`);
+      assert.equal((await subs.load(id))?.result?.verdict, 'AC');
+      assert.ok(await eventuallyAsync(async () => (await inspect.zcard('cellblock:active:red-blip')) === 0, 5_000), 'its place is kept');
+      assert.equal(connection.listenerCount('close'), before);
+    });
   });
 
   it('as many fast-path waits at once as the slots: no MaxListeners warning (the connection allows any number, whatever BullMQ adds to its limit)', async () => {

@@ -3,7 +3,9 @@
 // stdio made ahead of it on the sandbox's thread (native/supervisor.cc,
 // SpareStdio), and a fast-path sync request answered at once when its Redis
 // connection closes (api/jobs.ts submitAndWait). Real redis-server, real addon,
-// real service.
+// real service. Found and fixed: a job whose BullMQ job failed for good without
+// ending it held its place until its record expired; the API connection's
+// "any number of listeners" was turned into 6 by BullMQ.
 import assert from 'node:assert/strict';
 import { closeSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,21 +13,21 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { type Submission } from '../../judge/schema.js';
-import { QUEUE_SUBMISSIONS } from '../../queue/schema.js';
-import { redisOptions } from '../../queue/redis.js';
-import { runs } from '../../queue/runs.js';
-import { eventHub, type Submissions, submissions } from '../../queue/submissions.js';
+import { pino } from 'pino';
 import { type ApiContext } from '../../api/context.js';
 import { submitAndWait } from '../../api/jobs.js';
 import { imageStore } from '../../images/images.js';
-import { directoryStore } from '../../store/content.js';
-import { startWorker } from '../../worker/worker.js';
-import { pino } from 'pino';
+import { type Submission } from '../../judge/schema.js';
+import { redisOptions } from '../../queue/redis.js';
+import { runs } from '../../queue/runs.js';
+import { QUEUE_SUBMISSIONS } from '../../queue/schema.js';
+import { eventHub, type Submissions, submissions } from '../../queue/submissions.js';
 import { openPipe, releaseWarmSandboxes, run } from '../../sandbox/run.js';
 import { type RunSpec } from '../../sandbox/schema.js';
+import { directoryStore } from '../../store/content.js';
+import { startWorker } from '../../worker/worker.js';
 import { makeFixtureDir, PYTHON, removeFixtureDir } from '../helpers/fixtures.js';
-import { aplusb, call, PYTHON_APLUSB, describeReply, eventuallyAsync, serviceEnv, startHttp, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
+import { aplusb, call, describeReply, eventuallyAsync, PYTHON_APLUSB, serviceEnv, startHttp, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
 
 describe('red team: the sweep, the active set and the index', () => {
   let redis: TestRedis;

@@ -68,7 +68,9 @@ const ready = (redis: Redis) =>
 async function startApiPart(config: Config, redisUrl: string, log: Logger, local?: LocalSlots): Promise<Part> {
   const redis = connectFailFast(redisUrl);
   redis.on('error', () => undefined); // reported per request as 503
-  redis.setMaxListeners(0); // each fast-path wait listens for its loss (api/jobs.ts)
+  // each fast-path wait listens for its loss (api/jobs.ts): no limit. Infinity,
+  // not 0: BullMQ adds to and takes from the limit it finds (0 + 3 is a limit)
+  redis.setMaxListeners(Infinity);
   const subscriber = connect(redisUrl);
   subscriber.on('error', () => undefined);
   await Promise.all([ready(redis), ready(subscriber)]);

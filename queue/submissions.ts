@@ -140,14 +140,17 @@ return 1`;
 // admitted before the cutoff and not finished, one whose record is gone (it
 // expired) or final gives up its places; one still queued or running is
 // looked at again later, and returned when BullMQ has no job for it, to be
-// queued (a worker finding its record final skips it). Returned ones are
+// queued (a worker finding its record final skips it), or when its job failed
+// for good without ending it (stalled more often than BullMQ allows, or its
+// internal error not stored), to be ended by a worker. Returned ones are
 // claimed: a second sweep does not return them again before the cutoff passes
 // them once more.
 // KEYS: index. ARGV: cutoff (ms), now (ms), the record key's prefix, the
 // active set's prefix, the kind (members of active sets are "kind:id"), the
-// BullMQ job key's prefix, the most entries to look at.
+// BullMQ job key's prefix, the most entries to look at, BullMQ's set of failed
+// jobs.
 const SWEEP = `
-local orphans = {}
+local orphans, lost = {}, {}
 for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[7]))) do
   local colon = string.find(entry, ':', 1, true)
   local id, tenant = string.sub(entry, 1, colon - 1), string.sub(entry, colon + 1)
@@ -157,10 +160,11 @@ for _, entry in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LI
     redis.call('ZREM', ARGV[4] .. tenant, ARGV[5] .. ':' .. id)
   else
     redis.call('ZADD', KEYS[1], ARGV[2], entry)
-    if redis.call('EXISTS', ARGV[6] .. id) == 0 then table.insert(orphans, id) end
+    if redis.call('EXISTS', ARGV[6] .. id) == 0 then table.insert(orphans, id)
+    elseif redis.call('ZSCORE', ARGV[8], id) then table.insert(lost, id) end
   end
 end
-return orphans`;
+return {orphans, lost}`;
 
 // Why a job was not admitted: its tenant's rate window is full, or its cap on
 // active jobs is reached. The API answers 429.
@@ -227,8 +231,9 @@ export interface JobStore<S, R, V> {
   cancel(tenant: string, id: string): Promise<'cancelled' | 'finished' | 'not_found'>;
   // Queues the jobs admitted over `graceMs` ago that have a record and no
   // BullMQ job, and frees the places of those whose record is gone (SWEEP);
-  // returns the ids queued.
-  sweep(graceMs: number): Promise<string[]>;
+  // returns the ids queued, and those whose BullMQ job failed for good
+  // leaving them unfinished (`lost`: for the worker to end).
+  sweep(graceMs: number): Promise<{ queued: string[]; lost: string[] }>;
   publish(id: string, event: JobEvent): Promise<void>;
   // the last submissions finished, newest first
   recent(): Promise<RecentSubmission[]>;
@@ -450,7 +455,7 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
 
     async sweep(graceMs) {
       const now = Date.now();
-      const orphans = (await redis.eval(
+      const [orphans, lost] = (await redis.eval(
         SWEEP,
         1,
         unfinished,
@@ -461,10 +466,11 @@ export function jobStore<S, R, V>(redis: Redis, resultTtlSeconds: number, queue:
         kind.name,
         queue.toKey(''),
         String(SWEEP_BATCH),
-      )) as string[];
+        queue.toKey('failed'),
+      )) as [string[], string[]];
       // (its priority was the request's, and is not kept: it joins the queue's end)
       for (const id of orphans) await add(id, {});
-      return orphans;
+      return { queued: orphans, lost };
     },
   };
 }

@@ -353,12 +353,20 @@ export function startWorker(
 
   // Jobs admitted by an API that died before queueing them are queued here,
   // by whichever worker sweeps first; places under the caps held by records
-  // gone are freed.
-  const sweep = async () => {
-    for (const store of [subs, settings.runs]) {
-      const queued = await store.sweep(settings.orphanGraceMs);
-      if (queued.length > 0) log.warn({ ids: queued }, 'queued jobs admitted but never queued');
+  // gone are freed; jobs whose BullMQ job failed for good without ending them
+  // (stalled too often, or their internal error not stored) end with one.
+  async function sweepKind<S, R, V>(store: JobStore<S, R, V>, handler: Handler<S, R>): Promise<void> {
+    const { queued, lost } = await store.sweep(settings.orphanGraceMs);
+    if (queued.length > 0) log.warn({ ids: queued }, 'queued jobs admitted but never queued');
+    for (const id of lost) {
+      const stored = await store.load(id);
+      failed(new Error('its queue job failed for good without a result'), id);
+      if (stored) await finishAndNotify(store, handler, stored, handler.internalError('the job failed on our side (its worker stopped too often)'));
     }
+  }
+  const sweep = async () => {
+    await sweepKind(subs, judging);
+    await sweepKind(settings.runs, runHandler);
   };
   const sweeper = setInterval(() => void sweep().catch((error: unknown) => log.warn({ err: error }, 'sweep')), settings.orphanGraceMs / 2);
   sweeper.unref();

@@ -54,15 +54,15 @@ describe('job store: admission and queueing', () => {
   it('a job admitted and never queued (its API died) is queued by the sweep once its grace has passed, and only once', async () => {
     const { id } = await store.admit(aplusb() as Submission, { tenant });
     assert.equal(await jobExists(id), false);
-    assert.deepEqual(await store.sweep(60_000), [], 'queued within its grace: its API may still be queueing it');
+    assert.deepEqual((await store.sweep(60_000)).queued, [], 'queued within its grace: its API may still be queueing it');
     await delay(150);
     // two workers sweeping at once: one of them queues it
     const [first, second] = await Promise.all([store.sweep(100), store.sweep(100)]);
-    assert.deepEqual([...first, ...second], [id]);
+    assert.deepEqual([...first.queued, ...second.queued], [id]);
     assert.equal(await jobExists(id), true, 'the sweep did not queue it');
     assert.equal((await store.load(id))?.status, 'queued');
     await delay(150);
-    assert.deepEqual(await store.sweep(100), [], 'a job on the queue was queued again');
+    assert.deepEqual((await store.sweep(100)).queued, [], 'a job on the queue was queued again');
   });
 
   it('a place under the cap held by a record that is gone (expired before its job ended) is freed by the sweep', async () => {
@@ -71,7 +71,7 @@ describe('job store: admission and queueing', () => {
     await connection.del(`cellblock:submission:${id}`);
     await assert.rejects(store.admit(aplusb() as Submission, capped), NotAdmitted);
     await delay(150);
-    assert.deepEqual(await store.sweep(100), [], 'a job whose record is gone was queued');
+    assert.deepEqual((await store.sweep(100)).queued, [], 'a job whose record is gone was queued');
     assert.equal(await active('store-capped'), 0, 'its place is still taken');
     const next = await store.submit(aplusb() as Submission, capped);
     assert.ok(next.job, 'the next job was not admitted and queued');

@@ -106,8 +106,10 @@ export const Config = z
     requestTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     shutdownGraceMs: z.coerce.number().int().min(0).default(30_000),
     // a job admitted this long ago with no BullMQ job (its API died before
-    // queueing it) is queued by the workers' sweep, which runs twice as often
-    orphanGraceMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    // queueing it) is queued by the workers' sweep, which runs twice as often;
+    // at least seconds: a fast-path job is queued (held) just after its
+    // admission, and one swept before would also run on another worker
+    orphanGraceMs: z.coerce.number().int().min(2_000).max(3_600_000).default(60_000),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .transform((config) => ({ ...config, openMode: config.openMode ?? loopback(config.host) }));

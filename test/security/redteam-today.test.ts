@@ -179,7 +179,7 @@ describe('red team: a BullMQ job failed for good without its record ended', () =
       assert.equal(taken?.id, id);
       await taken.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), 'red5-token');
       assert.equal(await store.queue.getJobState(id), 'failed');
-      const worker = await startWorkerProcess(serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: dir, CELLBLOCK_STORE: join(dir, 'store'), CELLBLOCK_ORPHAN_GRACE_MS: '300' }), 'red5-sweeper', 1);
+      const worker = await startWorkerProcess(serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: dir, CELLBLOCK_STORE: join(dir, 'store'), CELLBLOCK_ORPHAN_GRACE_MS: '2000' }), 'red5-sweeper', 1);
       try {
         assert.ok(await eventuallyAsync(async () => (await store.load(id))?.status === 'done', 15_000, 100), `never ended: ${JSON.stringify(await store.load(id))}`);
         assert.equal((await store.load(id))?.result?.verdict, 'IE');

@@ -79,7 +79,7 @@ describe('job store: admission and queueing', () => {
 
   it("a worker's sweep queues a job its API admitted and never queued, and judges it", async () => {
     const dir = tempDir();
-    const env = serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: dir, CELLBLOCK_STORE: `${dir}/store`, CELLBLOCK_WEBHOOK_SECRET: uniqueToken('secret'), CELLBLOCK_ORPHAN_GRACE_MS: '500' });
+    const env = serviceEnv({ REDIS_URL: redis.url, CELLBLOCK_DATA: dir, CELLBLOCK_STORE: `${dir}/store`, CELLBLOCK_WEBHOOK_SECRET: uniqueToken('secret'), CELLBLOCK_ORPHAN_GRACE_MS: '2000' });
     const worker = await startWorkerProcess(env, 'sweeping-worker', 1);
     try {
       const { id } = await store.admit(aplusb() as Submission, { tenant: 'store-orphan' });

@@ -4,7 +4,7 @@
 // request without a key is the tenant "open".
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Redis } from 'ioredis';
-import { type ApiKey, type Ceilings, type Config, type RunCeilings } from '../config/schema.js';
+import { type ApiKey, type Ceilings, type Config, OPEN_TENANT_NAME, type RunCeilings } from '../config/schema.js';
 import { overRate, type RateWindow, type SubmitOptions } from '../queue/submissions.js';
 import { ApiError, notAdmitted } from './errors.js';
 import { type ApiContext } from './context.js';
@@ -19,7 +19,7 @@ export interface Tenant {
   runCeilings: RunCeilings;
 }
 
-const OPEN_TENANT = { name: 'open', ratePerMinute: 100_000, maxActive: 10_000 };
+const OPEN_TENANT = { name: OPEN_TENANT_NAME, ratePerMinute: 100_000, maxActive: 10_000 };
 
 export function keyFrom(header: (name: string) => string | undefined): string | undefined {
   const bearer = /^Bearer\s+(.+)$/i.exec(header('authorization') ?? '')?.[1];

@@ -46,8 +46,15 @@ const DEFAULT_RUN_CEILINGS: Required<z.infer<typeof RunCeilingFields>> = {
 export const RunCeilings = RunCeilingFields.transform((given) => ({ ...DEFAULT_RUN_CEILINGS, ...given }));
 export type RunCeilings = z.output<typeof RunCeilings>;
 
+// The tenant of requests without a key (open mode): a key of that name would
+// share its rate, its cap and its submissions.
+export const OPEN_TENANT_NAME = 'open';
+
 export const ApiKey = z.object({
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name: letters, digits, _ . -'),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a tenant name: letters, digits, _ . -')
+    .refine((name) => name !== OPEN_TENANT_NAME, `"${OPEN_TENANT_NAME}" is the tenant of requests without a key`),
   // SHA-256 of the key, hex: keys themselves are never stored
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   ratePerMinute: z.number().int().min(1).default(600),

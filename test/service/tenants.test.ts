@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { ApiKey } from '../../config/schema.js';
 import { uniqueToken } from '../helpers/fixtures.js';
 import {
   aplusb,
@@ -260,5 +261,13 @@ describe('service tenants (API keys, open mode off)', () => {
     assertError(await call(base, 'DELETE', `/v1/runs/${run.id}`, { headers: bearer(KEYS.bob) }), 404, 'NOT_FOUND');
     assertError(await call(base, 'GET', `/v1/submissions/${run.id}`, { headers: bearer(KEYS.alice) }), 404, 'NOT_FOUND');
     assertError(await call(base, 'POST', '/v1/runs', { body: { argv: ['/bin/true'], limits: { wallMs: 3_000 } }, headers: bearer(KEYS.small) }), 422, 'LIMIT_ABOVE_CEILING');
+  });
+});
+
+describe('tenants: names', () => {
+  it('a key may not be named "open": it would share the tenant (rate, cap, submissions) of requests without a key', () => {
+    const sha256 = createHash('sha256').update('k').digest('hex');
+    assert.equal(ApiKey.safeParse({ name: 'opener', sha256 }).success, true);
+    assert.equal(ApiKey.safeParse({ name: 'open', sha256 }).success, false);
   });
 });

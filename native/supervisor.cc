@@ -129,13 +129,16 @@ bool make_pipe(int& supervisor_end, int& child_end, bool child_writes, Resources
   return true;
 }
 
-// Makes what is missing of the next run's stdio; what cannot be made now is
-// made when the run starts.
-void make_spare_stdio(SpareStdio& spare) {
-  if (spare.null_read < 0) spare.null_read = open("/dev/null", O_RDONLY | O_CLOEXEC);
+// Makes what is missing of the next run's stdio: ahead of the run, and again as
+// it starts for what could not be made then. 0, or the errno of what failed.
+int make_spare_stdio(SpareStdio& spare) {
+  if (spare.null_read < 0 && (spare.null_read = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) return errno;
   for (int* ends : {spare.out, spare.err}) {
-    if (ends[0] < 0 && pipe2(ends, O_CLOEXEC) == 0) fcntl(ends[0], F_SETFL, O_NONBLOCK);
+    if (ends[0] >= 0) continue;
+    if (pipe2(ends, O_CLOEXEC) != 0) return errno;
+    fcntl(ends[0], F_SETFL, O_NONBLOCK);
   }
+  return 0;
 }
 
 // Hands over a spare descriptor: it is the caller's now.
@@ -161,8 +164,7 @@ int open_stdin(const JobSpec& spec, Resources& res, JobResult& result) {
     }
     return fd;
   }
-  if (spec.stdin_kind == StdinKind::None)
-    return res.spare.null_read >= 0 ? take(res.spare.null_read) : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spec.stdin_kind == StdinKind::None) return take(res.spare.null_read);
   if (spec.stdin_kind == StdinKind::Fd) {
     // closed by run_job; like a file, it must be a pipe or a regular file, never
     // a directory (a handle on a host tree)
@@ -239,17 +241,13 @@ int given_output(int fd, const char* which, JobResult& result) {
   return fd;
 }
 
-// A run's output pipe: the program writes `theirs`, the watch reads `ours` (up
-// to the cap).
-bool output_pipe(int (&spare)[2], int& ours, int& theirs, Resources& res, JobResult& result) {
-  if (spare[0] >= 0) {
-    ours = take(spare[0]);
-    theirs = take(spare[1]);
-    res.child_ends.push_back(theirs);
-    return true;
-  }
-  if (make_pipe(ours, theirs, true, res)) return true;
-  return fail(result, "SANDBOX_SETUP", std::string("pipe: ") + strerror(errno));
+// A run's output pipe, from the spares: the program writes `theirs`, the watch
+// reads `ours` (up to the cap).
+int output_pipe(int (&spare)[2], int& ours, Resources& res) {
+  ours = take(spare[0]);
+  int theirs = take(spare[1]);
+  res.child_ends.push_back(theirs);
+  return theirs;
 }
 
 // The staging directory init mounts the new root on (in its own namespace).
@@ -520,14 +518,16 @@ bool give_run(const JobSpec& spec, Sandbox& sandbox, JobResult& result) {
       return fail(result, code, error);
     }
   }
+  if (int err = make_spare_stdio(res.spare)) return fail(result, "SANDBOX_SETUP", std::string("stdio: ") + strerror(err));
   int stdio[3] = {open_stdin(spec, res, result), -1, -1};
   if (stdio[0] < 0) return false;
   // stdout may be the run's own (a pipe to an interactor); stderr is always ours
-  bool ready = (spec.stdout_given ? (stdio[1] = given_output(spec.stdout_fd, "stdout", result)) >= 0
-                                  : output_pipe(res.spare.out, res.out_read, stdio[1], res, result)) &&
-               output_pipe(res.spare.err, res.err_read, stdio[2], res, result);
-  // A failed send means init is gone: the watch then finds out why.
-  if (ready) fds_send(res.go_write, stdio, 3);
+  stdio[1] = spec.stdout_given ? given_output(spec.stdout_fd, "stdout", result) : output_pipe(res.spare.out, res.out_read, res);
+  bool ready = stdio[1] >= 0;
+  if (ready) {
+    stdio[2] = output_pipe(res.spare.err, res.err_read, res);
+    fds_send(res.go_write, stdio, 3);  // failed: init is gone, and the watch finds out why
+  }
   if (spec.stdin_kind != StdinKind::Fd) close(stdio[0]);
   sandbox.started = now_ms();
   return ready;

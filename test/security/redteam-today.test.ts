@@ -27,28 +27,27 @@ import { type RunSpec } from '../../sandbox/schema.js';
 import { directoryStore } from '../../store/content.js';
 import { startWorker } from '../../worker/worker.js';
 import { makeFixtureDir, PYTHON, removeFixtureDir } from '../helpers/fixtures.js';
-import { aplusb, call, describeReply, eventuallyAsync, PYTHON_APLUSB, serviceEnv, startHttp, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from '../service/helpers.js';
+import { aplusb, call, describeReply, eventuallyAsync, PYTHON_APLUSB, serviceEnv, startHttp, startRedis, startTestStore, startWorkerProcess, stop, stopAll, tempDir, type TestRedis, type TestStore } from '../service/helpers.js';
 
 describe('red team: the sweep, the active set and the index', () => {
+  let testStore: TestStore;
   let redis: TestRedis;
   let connection: Redis;
   let store: Submissions;
 
   before(async () => {
-    redis = await startRedis(tempDir('cb-red5-'));
-    connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
-    store = submissions(connection, 3_600);
+    testStore = await startTestStore('cb-red5-');
+    ({ redis, connection, store } = testStore);
   });
 
   after(async () => {
-    await store?.queue.close();
-    connection?.disconnect();
+    await testStore?.close();
     await stopAll();
   });
 
   const job = () => aplusb() as Submission;
   const activeOf = async (tenant: string) => (await connection.zrange(`cellblock:active:${tenant}`, '0', '-1')).sort();
-  const jobExists = async (id: string) => (await store.queue.getJob(id)) !== undefined;
+  const jobExists = (id: string) => testStore.jobExists(id);
   // the tenant's records still queued or running, as members of its active set
   async function unfinishedOf(tenant: string): Promise<string[]> {
     const members: string[] = [];
@@ -165,10 +164,8 @@ describe('red team: the sweep, the active set and the index', () => {
 
 describe('red team: a BullMQ job failed for good without its record ended', () => {
   it('(stalled past its limit, or its result lost to Redis on the last attempt) is ended with an internal error by the sweep, and its place freed', async () => {
-    const dir = tempDir('cb-red5f-');
-    const redis = await startRedis(dir);
-    const connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
-    const store = submissions(connection, 3_600);
+    const testStore = await startTestStore('cb-red5f-');
+    const { redis, dir, connection, store } = testStore;
     const taker = new Worker(QUEUE_SUBMISSIONS, null, { connection });
     try {
       const tenant = 'red-lost';
@@ -190,8 +187,7 @@ describe('red team: a BullMQ job failed for good without its record ended', () =
       }
     } finally {
       await taker.close();
-      await store.queue.close();
-      connection.disconnect();
+      await testStore.close();
       await stopAll();
     }
   });

@@ -10,6 +10,8 @@ import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { type Submissions, submissions } from '../../queue/submissions.js';
 import { CLI } from '../helpers/cli.js';
 import { isAlive, killAlive, readText, sandboxUidProcesses } from '../helpers/host.js';
 
@@ -224,6 +226,35 @@ export async function startRedis(dir: string): Promise<TestRedis> {
   const ok = await eventuallyAsync(() => pingSocket(socket), 10_000);
   assert.ok(ok, `redis-server did not answer on ${socket}: ${proc.stderr()}`);
   return { dir, socket, url: `unix://${socket}`, proc };
+}
+
+// The job store (queue/submissions.ts) on a redis-server of the test's own,
+// with the connection it uses, for reading what it wrote.
+export interface TestStore {
+  redis: TestRedis;
+  dir: string;
+  connection: Redis;
+  store: Submissions;
+  jobExists(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function startTestStore(prefix?: string): Promise<TestStore> {
+  const dir = tempDir(prefix);
+  const redis = await startRedis(dir);
+  const connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
+  const store = submissions(connection, 3_600);
+  return {
+    redis,
+    dir,
+    connection,
+    store,
+    jobExists: async (id) => (await store.queue.getJob(id)) !== undefined,
+    async close() {
+      await store.queue.close();
+      connection.disconnect();
+    },
+  };
 }
 
 // PING over the socket with the raw protocol: true on +PONG.

@@ -7,32 +7,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { type Redis } from 'ioredis';
 import { type Submission } from '../../judge/schema.js';
-import { NotAdmitted, type Submissions, submissions } from '../../queue/submissions.js';
+import { NotAdmitted, type Submissions } from '../../queue/submissions.js';
 import { uniqueToken } from '../helpers/fixtures.js';
-import { aplusb, eventuallyAsync, serviceEnv, startRedis, startWorkerProcess, stop, stopAll, tempDir, type TestRedis } from './helpers.js';
+import { aplusb, eventuallyAsync, serviceEnv, startTestStore, startWorkerProcess, stop, stopAll, tempDir, type TestRedis, type TestStore } from './helpers.js';
 
 describe('job store: admission and queueing', () => {
+  let testStore: TestStore;
   let redis: TestRedis;
   let connection: Redis;
   let store: Submissions;
   const tenant = 'store-test';
 
   before(async () => {
-    redis = await startRedis(tempDir());
-    connection = new Redis({ path: redis.socket, maxRetriesPerRequest: null });
-    store = submissions(connection, 3_600);
+    testStore = await startTestStore();
+    ({ redis, connection, store } = testStore);
   });
 
   after(async () => {
-    await store?.queue.close();
-    connection?.disconnect();
+    await testStore?.close();
     await stopAll();
   });
 
   const active = async (of = tenant) => connection.zcard(`cellblock:active:${of}`);
-  const jobExists = async (id: string) => (await store.queue.getJob(id)) !== undefined;
+  const jobExists = (id: string) => testStore.jobExists(id);
 
   it('a job BullMQ refuses to add is withdrawn: no record, its place under the cap and its idempotency key free again', async () => {
     const submission = aplusb() as Submission;
